@@ -1,0 +1,71 @@
+// Package phalanx is an embeddable L7 load balancer and reverse proxy.
+//
+// A Server owns listeners, an HTTP pipeline and named upstream pools:
+//
+//	srv, err := phalanx.New(
+//		phalanx.WithListen("0.0.0.0:8080"),
+//		phalanx.WithUpstream(phalanx.Upstream{
+//			Name:      "app",
+//			Algorithm: "leastconnections",
+//			Servers:   []phalanx.UpstreamServer{{Addr: "10.0.0.1:8000"}, {Addr: "10.0.0.2:8000", Weight: 2}},
+//		}),
+//		phalanx.WithRoute(phalanx.Route{Path: "/", Upstream: "app"}),
+//	)
+//	...
+//	err = srv.ListenAndServe(ctx) // until ctx ends, then a graceful shutdown
+//
+// Handler returns the same pipeline as an http.Handler, to mount in an
+// existing Go HTTP server.
+//
+// # The request path
+//
+// For each request: recover from panics; match a route by host (exact,
+// then "*.suffix" wildcards, then routes for any host) and then by the
+// longest path prefix; enforce the header and body limits (431, 413); then
+// run the route's action. For an upstream, the proxy sets
+// X-Forwarded-For/-Proto/-Host (extending a chain only when the peer is a
+// trusted proxy), X-Request-Id (kept when the client sent a sane one) and
+// the route's added headers, removes hop-by-hop headers both ways, picks a
+// backend with the pool's lb.Picker and streams both bodies, flushing
+// chunked and event-stream responses as they arrive. Backend connections
+// are kept alive in a bounded pool per backend.
+//
+// Failures become a status the client can act on, and one log line naming
+// the route, upstream, backend and cause: 502 when the backend cannot be
+// reached or breaks off, 504 when it is too slow, 503 when the pool has
+// no usable backend (at once, without waiting), 413 and 431 over the
+// limits. A request whose connection failed before anything was sent is
+// retried once on another backend; so is an idempotent request (GET, HEAD,
+// OPTIONS, TRACE, PUT, DELETE, or any with Idempotency-Key) whose
+// connection broke before response headers, if none of its body was sent.
+// A non-idempotent request that reached a backend is never replayed.
+//
+// # Health
+//
+// Each pool checks its backends actively (TCP connect, or an HTTP GET,
+// every 5s by default; see lb.HealthCheck) and passively (MaxFails
+// consecutive failed requests take a backend out for FailTimeout). Every
+// transition is logged. Shutdown stops the checks.
+//
+// # Configuration
+//
+// The daemon's phalanx.conf maps onto these options:
+//
+//	upstream app {                       # WithUpstream
+//	    server 10.0.0.1:8000 weight=2 max_fails=3 fail_timeout=10s;
+//	    server 10.0.0.9:8000 backup;
+//	    algorithm leastconnections;
+//	    health_check interval=5s timeout=2s rise=2 fall=3;
+//	    health_check_http /healthz status=200;
+//	    keepalive 32;
+//	}
+//	server {
+//	    listen 0.0.0.0:8080;             # WithListen
+//	    route /api {                     # WithRoute
+//	        upstream app;
+//	        add_header X-Env prod;       # Route.AddHeaders
+//	    }
+//	}
+//
+// A Server is safe for concurrent use.
+package phalanx

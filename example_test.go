@@ -1,0 +1,52 @@
+package phalanx_test
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"strings"
+
+	"github.com/phalanx-lb/phalanx"
+)
+
+// Mount phalanx's pipeline in an existing Go HTTP server.
+func ExampleServer_Handler() {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		fmt.Fprintf(w, "backend got %s, tagged %q", r.URL.Path, r.Header.Get("X-Env"))
+	}))
+	defer backend.Close()
+
+	lbsrv, err := phalanx.New(
+		phalanx.WithLogger(slog.New(slog.DiscardHandler)),
+		phalanx.WithUpstream(phalanx.Upstream{
+			Name:    "app",
+			Servers: []phalanx.UpstreamServer{{Addr: strings.TrimPrefix(backend.URL, "http://")}},
+		}),
+		phalanx.WithRoute(phalanx.Route{
+			Path:       "/api/",
+			Upstream:   "app",
+			AddHeaders: []phalanx.Header{{Name: "X-Env", Value: "prod"}},
+		}),
+	)
+	if err != nil {
+		panic(err)
+	}
+	defer lbsrv.Shutdown(context.Background())
+
+	mux := http.NewServeMux()
+	mux.Handle("/api/", lbsrv.Handler())
+	front := httptest.NewServer(mux)
+	defer front.Close()
+
+	res, err := http.Get(front.URL + "/api/users")
+	if err != nil {
+		panic(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	fmt.Println(res.StatusCode, string(body))
+	// Output: 200 backend got /api/users, tagged "prod"
+}

@@ -1,0 +1,212 @@
+// Command phalanxd runs a phalanx Server standalone.
+//
+//	phalanxd -listen 0.0.0.0:8080 -backend 10.0.0.1:8000 -backend 10.0.0.2:8000,weight=2 -algorithm leastconnections
+//	phalanxd -demo
+//
+// -demo starts three demo backends on loopback, with different latencies,
+// proxies to them, sends a few requests through itself and keeps serving
+// until interrupted. SIGINT or SIGTERM stops it gracefully: in-flight
+// requests get -shutdown-timeout to finish.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"sort"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/phalanx-lb/phalanx"
+	"github.com/phalanx-lb/phalanx/lb"
+)
+
+// backendFlags collects repeated -backend values.
+type backendFlags []phalanx.UpstreamServer
+
+func (b *backendFlags) String() string { return fmt.Sprint(*b) }
+
+// Set parses "ADDR[,weight=N][,max_fails=N][,fail_timeout=D][,backup]".
+func (b *backendFlags) Set(v string) error {
+	parts := strings.Split(v, ",")
+	sv := phalanx.UpstreamServer{Addr: parts[0]}
+	if _, _, err := net.SplitHostPort(sv.Addr); err != nil {
+		return fmt.Errorf("backend %q: %w", v, err)
+	}
+	for _, p := range parts[1:] {
+		k, val, _ := strings.Cut(p, "=")
+		var err error
+		switch k {
+		case "weight":
+			sv.Weight, err = strconv.Atoi(val)
+		case "max_fails":
+			sv.MaxFails, err = strconv.Atoi(val)
+		case "fail_timeout":
+			sv.FailTimeout, err = time.ParseDuration(val)
+		case "backup":
+			sv.Backup = true
+		default:
+			err = errors.New("unknown parameter")
+		}
+		if err != nil {
+			return fmt.Errorf("backend %q: %s: %w", v, p, err)
+		}
+	}
+	*b = append(*b, sv)
+	return nil
+}
+
+func main() {
+	if err := run(os.Args[1:], os.Stderr); err != nil {
+		fmt.Fprintln(os.Stderr, "phalanxd:", err)
+		os.Exit(1)
+	}
+}
+
+func run(args []string, stderr io.Writer) error {
+	fs := flag.NewFlagSet("phalanxd", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var backends backendFlags
+	listen := fs.String("listen", "", "address to serve on (default 0.0.0.0:8080, or 127.0.0.1:8080 with -demo)")
+	fs.Var(&backends, "backend", "backend `ADDR[,weight=N][,max_fails=N][,fail_timeout=D][,backup]`; repeat for each")
+	algorithm := fs.String("algorithm", lb.RoundRobinName, "balancing algorithm: "+strings.Join(lb.Names(), ", "))
+	demo := fs.Bool("demo", false, "start three demo backends on loopback and proxy to them")
+	demoRequests := fs.Int("demo-requests", 12, "requests the demo sends through the proxy at start")
+	logFormat := fs.String("log-format", "text", "log format: text or json")
+	shutdown := fs.Duration("shutdown-timeout", 30*time.Second, "how long in-flight requests may run after SIGTERM")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	var logger *slog.Logger
+	switch *logFormat {
+	case "text":
+		logger = slog.New(slog.NewTextHandler(stderr, nil))
+	case "json":
+		logger = slog.New(slog.NewJSONHandler(stderr, nil))
+	default:
+		return fmt.Errorf("-log-format %q: want text or json", *logFormat)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+
+	if *demo {
+		if *listen == "" {
+			*listen = "127.0.0.1:8080"
+		}
+		demoBackends, closeDemo, err := startDemoBackends()
+		if err != nil {
+			return err
+		}
+		defer closeDemo()
+		backends = append(backends, demoBackends...)
+	}
+	if *listen == "" {
+		*listen = "0.0.0.0:8080"
+	}
+	if len(backends) == 0 {
+		return errors.New("no backends: give -backend ADDR (repeatable) or -demo")
+	}
+	srv, err := phalanx.New(
+		phalanx.WithLogger(logger),
+		phalanx.WithListen(*listen),
+		phalanx.WithTimeouts(phalanx.Timeouts{Shutdown: *shutdown}),
+		phalanx.WithUpstream(phalanx.Upstream{Name: "default", Servers: backends, Algorithm: *algorithm}),
+	)
+	if err != nil {
+		return err
+	}
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe(ctx) }()
+	if *demo {
+		if err := demoTraffic(ctx, *listen, *demoRequests, stderr); err != nil {
+			stop()
+			<-errc
+			return err
+		}
+	}
+	return <-errc
+}
+
+// demoLatencies are the demo backends' response times: two quick ones and
+// a slow one, so the balancing algorithms behave visibly differently.
+var demoLatencies = []time.Duration{5 * time.Millisecond, 20 * time.Millisecond, 80 * time.Millisecond}
+
+func startDemoBackends() ([]phalanx.UpstreamServer, func(), error) {
+	var servers []phalanx.UpstreamServer
+	var closers []func()
+	closeAll := func() {
+		for _, c := range closers {
+			c()
+		}
+	}
+	for i, lat := range demoLatencies {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			closeAll()
+			return nil, nil, err
+		}
+		name := fmt.Sprintf("demo-%d", i+1)
+		hs := &http.Server{
+			ReadHeaderTimeout: 5 * time.Second,
+			Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				time.Sleep(lat)
+				w.Header().Set("X-Demo-Backend", name)
+				fmt.Fprintf(w, "hello from %s (%v) for %s %s, forwarded for %s\n", name, lat, r.Method, r.URL.Path, r.Header.Get("X-Forwarded-For"))
+			}),
+		}
+		go hs.Serve(l)
+		closers = append(closers, func() { hs.Close() })
+		servers = append(servers, phalanx.UpstreamServer{Addr: l.Addr().String()})
+	}
+	return servers, closeAll, nil
+}
+
+// demoTraffic sends n requests through the proxy and prints where each
+// went, then tells the user how to try it.
+func demoTraffic(ctx context.Context, addr string, n int, out io.Writer) error {
+	c := &http.Client{Timeout: 5 * time.Second}
+	url := "http://" + addr + "/"
+	// Wait (bounded) for the listener.
+	for i := 0; ; i++ {
+		conn, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			conn.Close()
+			break
+		}
+		if i == 50 || ctx.Err() != nil {
+			return fmt.Errorf("demo: proxy did not start on %s: %w", addr, err)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	counts := map[string]int{}
+	for i := 0; i < n; i++ {
+		res, err := c.Get(url)
+		if err != nil {
+			return fmt.Errorf("demo request: %w", err)
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		counts[res.Header.Get("X-Demo-Backend")]++
+	}
+	names := make([]string, 0, len(counts))
+	for k := range counts {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	fmt.Fprintf(out, "\nphalanx demo: %d requests through %s went to:", n, url)
+	for _, k := range names {
+		fmt.Fprintf(out, " %s=%d", k, counts[k])
+	}
+	fmt.Fprintf(out, "\ntry: curl -i %s   (Ctrl-C to stop)\n\n", url)
+	return nil
+}

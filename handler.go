@@ -1,0 +1,140 @@
+package phalanx
+
+import (
+	"context"
+	"encoding/hex"
+	"log/slog"
+	"math/rand/v2"
+	"net/http"
+	"strconv"
+)
+
+// serveHTTP is the L7 pipeline of the net/http engine: recover, limits,
+// route match, then the route's action.
+func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	defer func() {
+		if v := recover(); v != nil {
+			if v == http.ErrAbortHandler {
+				panic(v) // net/http's signal to drop the connection quietly
+			}
+			s.logger.Error("panic in handler", "panic", v, "method", r.Method, "path", r.URL.Path)
+			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
+		}
+	}()
+	snap := s.state.Load()
+	id := requestID(r.Header.Get("X-Request-Id"))
+	w.Header().Set("X-Request-Id", id)
+	client := s.cfg.trusted.clientAddr(peerAddr(r.RemoteAddr), r.Header.Values("X-Forwarded-For"))
+	clientIP := client.String()
+
+	rt := snap.routes.match(r.Host, r.URL.Path)
+	if rt == nil {
+		s.reject(w, r, http.StatusNotFound, nil, id, clientIP, "no route matches")
+		return
+	}
+	if n := headerBytes(r); n > s.cfg.maxHeaderBytes {
+		s.reject(w, r, http.StatusRequestHeaderFieldsTooLarge, rt, id, clientIP,
+			"request headers of "+strconv.Itoa(n)+" bytes exceed the limit of "+strconv.Itoa(s.cfg.maxHeaderBytes))
+		return
+	}
+	if max := s.cfg.maxBodyBytes; max >= 0 && r.Body != nil && r.Body != http.NoBody {
+		if r.ContentLength > max {
+			s.reject(w, r, http.StatusRequestEntityTooLarge, rt, id, clientIP,
+				"request body of "+strconv.FormatInt(r.ContentLength, 10)+" bytes exceeds the limit of "+strconv.FormatInt(max, 10))
+			return
+		}
+		r.Body = http.MaxBytesReader(w, r.Body, max)
+	}
+	timeout := s.cfg.timeouts.Request
+	if rt.Timeout > 0 {
+		timeout = rt.Timeout
+	}
+	if rt.Handler != nil {
+		for _, h := range rt.AddResponseHeaders {
+			w.Header().Set(h.Name, h.Value)
+		}
+		if timeout > 0 {
+			ctx, cancel := context.WithTimeout(r.Context(), timeout)
+			defer cancel()
+			r = r.WithContext(ctx)
+		}
+		rt.Handler.ServeHTTP(w, r)
+		return
+	}
+	st := &reqState{route: rt, id: id, clientIP: clientIP}
+	ctx := context.WithValue(r.Context(), stateKey{}, st)
+	if timeout > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeout(ctx, timeout)
+		defer cancel()
+	}
+	s.proxy.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// reject answers a request the pipeline refuses, with one log line.
+func (s *Server) reject(w http.ResponseWriter, r *http.Request, status int, rt *route, id, client, cause string) {
+	attrs := []slog.Attr{
+		slog.Int("status", status),
+		slog.String("cause", cause),
+		slog.String("method", r.Method),
+		slog.String("host", r.Host),
+		slog.String("path", r.URL.Path),
+		slog.String("client", client),
+		slog.String("request_id", id),
+	}
+	if rt != nil {
+		attrs = append(attrs, slog.String("route", rt.name))
+		if rt.up != nil {
+			attrs = append(attrs, slog.String("upstream", rt.up.name))
+		}
+	}
+	s.logger.LogAttrs(r.Context(), slog.LevelWarn, "request rejected", attrs...)
+	if status == http.StatusRequestEntityTooLarge || status == http.StatusRequestHeaderFieldsTooLarge {
+		w.Header().Set("Connection", "close") // the rest of the request is not read
+	}
+	http.Error(w, http.StatusText(status), status)
+}
+
+// headerBytes approximates the size of the request head as it came in.
+func headerBytes(r *http.Request) int {
+	n := len(r.Method) + len(r.RequestURI) + len(r.Proto) + 4 + len(r.Host) + 8
+	for k, vs := range r.Header {
+		for _, v := range vs {
+			n += len(k) + len(v) + 4
+		}
+	}
+	return n
+}
+
+// maxRequestIDLen bounds an incoming X-Request-Id that is kept.
+const maxRequestIDLen = 128
+
+// requestID returns the incoming id if it is sane (1 to 128 characters
+// of letters, digits and -_.:), else a new random one of 32 hex digits.
+func requestID(in string) string {
+	if validRequestID(in) {
+		return in
+	}
+	var b [16]byte
+	u1, u2 := rand.Uint64(), rand.Uint64()
+	for i := 0; i < 8; i++ {
+		b[i] = byte(u1 >> (8 * i))
+		b[8+i] = byte(u2 >> (8 * i))
+	}
+	return hex.EncodeToString(b[:])
+}
+
+func validRequestID(s string) bool {
+	if len(s) == 0 || len(s) > maxRequestIDLen {
+		return false
+	}
+	for i := 0; i < len(s); i++ {
+		c := s[i]
+		switch {
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', c == '-', c == '_', c == '.', c == ':':
+		default:
+			return false
+		}
+	}
+	return true
+}

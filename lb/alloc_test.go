@@ -1,0 +1,41 @@
+//go:build !race
+
+package lb_test
+
+import (
+	"fmt"
+	"testing"
+
+	"github.com/phalanx-lb/phalanx/lb"
+)
+
+// TestPickAllocs checks that Pick allocates nothing, for every algorithm.
+// The race detector allocates, hence the build tag.
+func TestPickAllocs(t *testing.T) {
+	reqs := append(testRequests(63), lb.Request{}) // one without a key
+	for _, name := range lb.Names() {
+		builder, err := lb.Lookup(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, n := range []int{3, 100} {
+			for _, ws := range [][]int{equalWeights(n), mixedWeights(n)} {
+				t.Run(fmt.Sprintf("%s/n=%d/weights=%v", name, n, ws[:3]), func(t *testing.T) {
+					bs := newBackends(t, ws...)
+					p := builder.Build(bs)
+					bs[1].Start() // a tie-breaking path and a non-tie one
+					i := 0
+					allocs := testing.AllocsPerRun(1000, func() {
+						if _, err := p.Pick(reqs[i%len(reqs)]); err != nil {
+							t.Fatal(err)
+						}
+						i++
+					})
+					if allocs != 0 {
+						t.Errorf("AllocsPerRun(Pick) = %v, want 0", allocs)
+					}
+				})
+			}
+		}
+	}
+}

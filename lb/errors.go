@@ -1,0 +1,11 @@
+package lb
+
+import "errors"
+
+var (
+	// ErrNoBackend is returned by Pick when no backend is usable: all are
+	// down, or the pool is empty. The proxy answers 503.
+	ErrNoBackend = errors.New("lb: no backend available")
+	// ErrUnknownAlgorithm is returned by Lookup for a name nobody registered.
+	ErrUnknownAlgorithm = errors.New("lb: unknown algorithm")
+)

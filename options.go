@@ -1,0 +1,233 @@
+package phalanx
+
+import (
+	"context"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"time"
+
+	"github.com/phalanx-lb/phalanx/lb"
+)
+
+// An Option configures a Server. Options are applied in order by New; the
+// result is validated once, after all of them.
+type Option interface {
+	apply(*config)
+}
+
+// optionFunc adapts a function to an Option.
+type optionFunc func(*config)
+
+func (f optionFunc) apply(c *config) { f(c) }
+
+// DialFunc dials a backend; it has the shape of net.Dialer.DialContext.
+type DialFunc func(ctx context.Context, network, addr string) (net.Conn, error)
+
+// Upstream is a named pool of backends, the target of a Route.
+type Upstream struct {
+	// Name is how routes refer to the pool.
+	Name string
+	// Servers are the pool's backends.
+	Servers []UpstreamServer
+	// Algorithm is the name of a registered lb Builder ("roundrobin",
+	// "weightedroundrobin", "leastconnections", "iphash", "random", "p2c");
+	// empty means "roundrobin". Builder, if set, takes precedence.
+	Algorithm string
+	// Builder, if not nil, builds the pool's Picker instead of Algorithm.
+	Builder lb.Builder
+	// Health configures active health checks; the zero value means TCP
+	// connect checks every 5s (see lb.HealthCheck).
+	Health lb.HealthCheck
+	// Keepalive bounds the idle connections kept open to each backend;
+	// 0 means 32, negative disables keep-alive to the backends.
+	Keepalive int
+}
+
+// UpstreamServer is one backend of an Upstream.
+type UpstreamServer struct {
+	// Addr is the backend's "host:port".
+	Addr string
+	// Weight is its relative share of traffic; 0 means 1.
+	Weight int
+	// MaxFails consecutive failed requests (connection failure or 5xx)
+	// take the backend out for FailTimeout. 0 means 1; negative disables.
+	MaxFails int
+	// FailTimeout is the passive cool-down; 0 means 10s.
+	FailTimeout time.Duration
+	// Backup servers get traffic only when no other server is usable.
+	Backup bool
+}
+
+// Header is one header field added by a Route.
+type Header struct {
+	Name, Value string
+}
+
+// Route maps requests to an action. A request is matched by host first
+// (routes with a Host, then routes without one), then by the longest Path
+// prefix within that set. Exactly one of Upstream and Handler is set.
+type Route struct {
+	// Host, if not empty, restricts the route to requests for that host
+	// (case-insensitive, port ignored). A leading "*." matches any
+	// subdomain: "*.example.com" matches "a.example.com", not
+	// "example.com".
+	Host string
+	// Path is a path prefix, compared byte for byte as nginx's prefix
+	// locations are: "/api" matches "/api", "/api/x" and "/apix". Empty
+	// means "/".
+	Path string
+	// Upstream names the pool that serves the route.
+	Upstream string
+	// Handler serves the route instead of an upstream (static files,
+	// FastCGI, a Go handler of the embedding program).
+	Handler http.Handler
+	// AddHeaders are set on the request sent upstream (nginx's
+	// proxy_set_header; the config file calls it add_header).
+	AddHeaders []Header
+	// AddResponseHeaders are set on the response to the client.
+	AddResponseHeaders []Header
+	// Timeout, if positive, bounds the whole request, replacing
+	// Timeouts.Request for this route.
+	Timeout time.Duration
+}
+
+// Timeouts bound every wait of the proxy. A zero field keeps its default.
+type Timeouts struct {
+	// ClientHeader bounds reading a request's headers (slowloris); 10s.
+	ClientHeader time.Duration
+	// ClientIdle is how long a client keep-alive connection may sit
+	// between requests; 75s (nginx's keepalive_timeout).
+	ClientIdle time.Duration
+	// UpstreamConnect bounds dialing a backend; 5s.
+	UpstreamConnect time.Duration
+	// UpstreamHeader bounds the wait for a backend's response headers
+	// once the request is sent; 60s (nginx's proxy_read_timeout).
+	UpstreamHeader time.Duration
+	// UpstreamIdle is how long an idle backend connection is kept; 60s.
+	UpstreamIdle time.Duration
+	// Request, if positive, bounds a whole request end to end; off by
+	// default, since it would cut long downloads and streams.
+	Request time.Duration
+	// Shutdown is how long ListenAndServe lets in-flight requests finish
+	// after its context ends; 30s.
+	Shutdown time.Duration
+}
+
+type config struct {
+	listen         []string
+	upstreams      []Upstream
+	routes         []Route
+	logger         *slog.Logger
+	timeouts       Timeouts
+	dial           DialFunc
+	trusted        trustedSet
+	maxBodyBytes   int64
+	maxHeaderBytes int
+}
+
+// defaultConfig holds every default in one place.
+func defaultConfig() config {
+	return config{
+		// The reference daemon's HTTP port.
+		listen: []string{"0.0.0.0:8080"},
+		logger: slog.Default(),
+		timeouts: Timeouts{
+			ClientHeader:    10 * time.Second, // long enough for slow links, short enough for slowloris
+			ClientIdle:      75 * time.Second, // nginx keepalive_timeout
+			UpstreamConnect: 5 * time.Second,  // a healthy backend on a LAN accepts in milliseconds
+			UpstreamHeader:  60 * time.Second, // nginx proxy_read_timeout
+			UpstreamIdle:    60 * time.Second, // below common backend idle timeouts would be better; 60s matches nginx
+			Shutdown:        30 * time.Second, // Kubernetes' default termination grace period
+		},
+		// 1 MiB, nginx's client_max_body_size.
+		maxBodyBytes: 1 << 20,
+		// 32 KiB, nginx's large_client_header_buffers (4 x 8k).
+		maxHeaderBytes: 32 << 10,
+	}
+}
+
+// defaultKeepalive is the idle-connection bound per backend when an
+// Upstream leaves Keepalive at 0.
+const defaultKeepalive = 32
+
+// WithListen sets the addresses ListenAndServe listens on, replacing the
+// default 0.0.0.0:8080.
+func WithListen(addrs ...string) Option {
+	return optionFunc(func(c *config) { c.listen = append([]string(nil), addrs...) })
+}
+
+// WithUpstream adds a pool of backends.
+func WithUpstream(u Upstream) Option {
+	return optionFunc(func(c *config) { c.upstreams = append(c.upstreams, u) })
+}
+
+// WithRoute adds a route. Without any route, a Server with exactly one
+// upstream routes "/" to it.
+func WithRoute(r Route) Option {
+	return optionFunc(func(c *config) { c.routes = append(c.routes, r) })
+}
+
+// WithLogger sets the logger; the default is slog.Default().
+func WithLogger(l *slog.Logger) Option {
+	return optionFunc(func(c *config) {
+		if l != nil {
+			c.logger = l
+		}
+	})
+}
+
+// WithTimeouts overrides the non-zero fields of t.
+func WithTimeouts(t Timeouts) Option {
+	return optionFunc(func(c *config) {
+		d := &c.timeouts
+		for _, f := range []struct{ dst, src *time.Duration }{
+			{&d.ClientHeader, &t.ClientHeader},
+			{&d.ClientIdle, &t.ClientIdle},
+			{&d.UpstreamConnect, &t.UpstreamConnect},
+			{&d.UpstreamHeader, &t.UpstreamHeader},
+			{&d.UpstreamIdle, &t.UpstreamIdle},
+			{&d.Request, &t.Request},
+			{&d.Shutdown, &t.Shutdown},
+		} {
+			if *f.src != 0 {
+				*f.dst = *f.src
+			}
+		}
+	})
+}
+
+// WithDialer replaces the dialer used for backend connections and health
+// checks (tests use it to inject faults). The dial is still bounded by
+// Timeouts.UpstreamConnect.
+func WithDialer(d DialFunc) Option {
+	return optionFunc(func(c *config) { c.dial = d })
+}
+
+// WithTrustedProxies lists the networks whose X-Forwarded-* headers are
+// believed. From anyone else, X-Forwarded-For starts afresh at the socket
+// peer.
+func WithTrustedProxies(prefixes ...netip.Prefix) Option {
+	return optionFunc(func(c *config) { c.trusted = append(c.trusted, prefixes...) })
+}
+
+// WithMaxBodyBytes bounds request bodies; larger ones get 413. 0 keeps the
+// 1 MiB default; negative means no limit.
+func WithMaxBodyBytes(n int64) Option {
+	return optionFunc(func(c *config) {
+		if n != 0 {
+			c.maxBodyBytes = n
+		}
+	})
+}
+
+// WithMaxHeaderBytes bounds the request line plus headers; larger ones get
+// 431. 0 keeps the 32 KiB default.
+func WithMaxHeaderBytes(n int) Option {
+	return optionFunc(func(c *config) {
+		if n != 0 {
+			c.maxHeaderBytes = n
+		}
+	})
+}

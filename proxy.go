@@ -1,0 +1,436 @@
+package phalanx
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/http/httputil"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/phalanx-lb/phalanx/lb"
+)
+
+// upstream is a pool with the HTTP transport that talks to its backends.
+// The transport keeps a bounded set of idle keep-alive connections per
+// backend address.
+type upstream struct {
+	name      string
+	pool      *lb.Pool
+	transport *http.Transport
+}
+
+func newUpstream(u Upstream, c *config) (*upstream, error) {
+	if u.Name == "" {
+		return nil, errors.New("upstream without a name")
+	}
+	if len(u.Servers) == 0 {
+		return nil, fmt.Errorf("upstream %s: no servers", u.Name)
+	}
+	builder := u.Builder
+	if builder == nil {
+		name := u.Algorithm
+		if name == "" {
+			name = lb.RoundRobinName
+		}
+		b, err := lb.Lookup(name)
+		if err != nil {
+			return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
+		}
+		builder = b
+	}
+	backends := make([]*lb.Backend, 0, len(u.Servers))
+	for _, sv := range u.Servers {
+		b, err := lb.NewBackend(sv.Addr, lb.BackendConfig{
+			Weight:      sv.Weight,
+			Backup:      sv.Backup,
+			MaxFails:    sv.MaxFails,
+			FailTimeout: sv.FailTimeout,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
+		}
+		backends = append(backends, b)
+	}
+	dial := c.dialer()
+	health := u.Health
+	if health.Dial == nil {
+		health.Dial = dial
+	}
+	pool, err := lb.NewPool(u.Name, backends, lb.PoolConfig{Builder: builder, Health: health, Logger: c.logger})
+	if err != nil {
+		return nil, err
+	}
+	t := &http.Transport{
+		Proxy:                  nil, // never route backend traffic through an environment proxy
+		DialContext:            dial,
+		IdleConnTimeout:        c.timeouts.UpstreamIdle,
+		ResponseHeaderTimeout:  c.timeouts.UpstreamHeader,
+		ExpectContinueTimeout:  time.Second,
+		DisableCompression:     true, // pass encodings through untouched
+		MaxResponseHeaderBytes: 1 << 20,
+	}
+	switch {
+	case u.Keepalive < 0:
+		t.DisableKeepAlives = true
+	case u.Keepalive == 0:
+		t.MaxIdleConnsPerHost = defaultKeepalive
+	default:
+		t.MaxIdleConnsPerHost = u.Keepalive
+	}
+	return &upstream{name: u.Name, pool: pool, transport: t}, nil
+}
+
+// dialer returns the backend dialer, bounded by the connect timeout, whose
+// errors are marked as dial errors so that the retry logic knows no byte
+// reached the backend.
+func (c *config) dialer() DialFunc {
+	dial := c.dial
+	if dial == nil {
+		d := &net.Dialer{KeepAlive: 30 * time.Second}
+		dial = d.DialContext
+	}
+	timeout := c.timeouts.UpstreamConnect
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		conn, err := dial(ctx, network, addr)
+		if err != nil {
+			return nil, &dialError{addr: addr, err: err}
+		}
+		return conn, nil
+	}
+}
+
+// dialError marks a failure to connect: nothing was sent to the backend.
+type dialError struct {
+	addr string
+	err  error
+}
+
+func (e *dialError) Error() string { return "connect to " + e.addr + ": " + e.err.Error() }
+func (e *dialError) Unwrap() error { return e.err }
+
+// Timeout reports whether the dial timed out.
+func (e *dialError) Timeout() bool {
+	var ne net.Error
+	return errors.Is(e.err, context.DeadlineExceeded) || (errors.As(e.err, &ne) && ne.Timeout())
+}
+
+// reqState is what the pipeline knows about one proxied request; it rides
+// in the request context from the handler to the transport and the error
+// handler.
+type reqState struct {
+	route    *route
+	id       string
+	clientIP string
+	backend  atomic.Pointer[lb.Backend] // the last backend tried
+}
+
+type stateKey struct{}
+
+func stateOf(r *http.Request) *reqState {
+	st, _ := r.Context().Value(stateKey{}).(*reqState)
+	return st
+}
+
+// roundTripper picks a backend for each request and sends it with the
+// upstream's transport, retrying once on another backend when that cannot
+// duplicate work: after a connection failure (nothing was sent), or for an
+// idempotent request whose body was not read, after the connection broke
+// before response headers.
+type roundTripper struct{}
+
+func (roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+	st := stateOf(req)
+	if st == nil || st.route.up == nil {
+		return nil, errors.New("phalanx: request without route state")
+	}
+	up := st.route.up
+	var body *replayBody
+	if req.Body != nil && req.Body != http.NoBody {
+		body = &replayBody{rc: req.Body}
+	}
+	var tried *lb.Backend
+	var lastErr error
+	for attempt := 0; attempt < 2; attempt++ {
+		b, done, err := pickOther(up.pool, lb.Request{ClientIP: st.clientIP}, tried)
+		if err != nil {
+			if lastErr != nil {
+				return nil, lastErr // nothing else to try: report the real failure
+			}
+			return nil, err
+		}
+		st.backend.Store(b)
+		out := req.WithContext(req.Context())
+		u := *req.URL
+		u.Host = b.Addr()
+		out.URL = &u
+		if body != nil {
+			out.Body = body.attempt()
+		}
+		b.Start()
+		start := time.Now()
+		res, err := up.transport.RoundTrip(out)
+		if err == nil {
+			o := lb.Outcome{Latency: time.Since(start), Status: res.StatusCode}
+			res.Body = &finishBody{ReadCloser: res.Body, ctx: req.Context(), b: b, o: o, done: done}
+			return res, nil
+		}
+		// A request the client abandoned, or whose body the client broke
+		// off or overran, says nothing about the backend.
+		clientFault := req.Context().Err() != nil || (body != nil && body.failed())
+		finish(b, done, lb.Outcome{Latency: time.Since(start), ConnFailed: !clientFault})
+		lastErr = err
+		if !retryable(req, err, body) {
+			return nil, err
+		}
+		tried = b
+	}
+	return nil, lastErr
+}
+
+// pickOther picks a backend other than avoid, trying a few times since a
+// picker may legitimately return the same backend again.
+func pickOther(p *lb.Pool, r lb.Request, avoid *lb.Backend) (*lb.Backend, func(*lb.Backend, lb.Outcome), error) {
+	for i := 0; i < 4; i++ {
+		res, err := p.Pick(r)
+		if err != nil {
+			return nil, nil, err
+		}
+		if res.Backend != avoid {
+			return res.Backend, res.Done, nil
+		}
+	}
+	return nil, nil, lb.ErrNoBackend
+}
+
+func finish(b *lb.Backend, done func(*lb.Backend, lb.Outcome), o lb.Outcome) {
+	b.Finish(o)
+	if done != nil {
+		done(b, o)
+	}
+}
+
+// retryable reports whether a failed attempt may be repeated on another
+// backend without risk of doing the work twice.
+func retryable(req *http.Request, err error, body *replayBody) bool {
+	if req.Context().Err() != nil {
+		return false // the client left or the request deadline passed
+	}
+	if body != nil && body.touched() {
+		return false // some of the body went out; it cannot be replayed
+	}
+	var de *dialError
+	if errors.As(err, &de) {
+		return true // nothing reached the backend
+	}
+	var ne net.Error
+	if errors.As(err, &ne) && ne.Timeout() {
+		return false // the backend may still be working on it
+	}
+	return idempotent(req)
+}
+
+// idempotent reports whether req may be sent twice (RFC 9110 9.2.2).
+func idempotent(req *http.Request) bool {
+	switch req.Method {
+	case http.MethodGet, http.MethodHead, http.MethodOptions, http.MethodTrace, http.MethodPut, http.MethodDelete:
+		return true
+	}
+	return req.Header.Get("Idempotency-Key") != ""
+}
+
+// replayBody lets a request body be offered to a second attempt as long
+// as the first read none of it. Each attempt reads through its own view;
+// a view from an abandoned attempt can no longer read.
+type replayBody struct {
+	rc   io.ReadCloser
+	gen  atomic.Int32
+	read atomic.Bool
+	err  atomic.Bool // reading the client's body failed (not EOF)
+}
+
+func (b *replayBody) attempt() io.ReadCloser {
+	return &bodyView{b: b, gen: b.gen.Add(1)}
+}
+
+func (b *replayBody) touched() bool { return b.read.Load() }
+
+func (b *replayBody) failed() bool { return b.err.Load() }
+
+type bodyView struct {
+	b   *replayBody
+	gen int32
+}
+
+var errStaleBody = errors.New("phalanx: request body read by an abandoned attempt")
+
+func (v *bodyView) Read(p []byte) (int, error) {
+	if v.b.gen.Load() != v.gen {
+		return 0, errStaleBody
+	}
+	n, err := v.b.rc.Read(p)
+	if n > 0 {
+		v.b.read.Store(true)
+	}
+	if err != nil && err != io.EOF {
+		v.b.err.Store(true)
+	}
+	return n, err
+}
+
+// Close does not close the client's body: the server does that when the
+// handler returns, and a retry may still need it.
+func (v *bodyView) Close() error { return nil }
+
+// finishBody reports the outcome of a request when its response body is
+// done, so in-flight counts cover the whole exchange.
+type finishBody struct {
+	io.ReadCloser
+	ctx  context.Context
+	b    *lb.Backend
+	o    lb.Outcome
+	done func(*lb.Backend, lb.Outcome)
+	once sync.Once
+}
+
+func (f *finishBody) Read(p []byte) (int, error) {
+	n, err := f.ReadCloser.Read(p)
+	if err != nil && err != io.EOF && f.ctx.Err() == nil {
+		f.o.ConnFailed = true // the backend broke off the response
+	}
+	return n, err
+}
+
+func (f *finishBody) Close() error {
+	f.once.Do(func() { finish(f.b, f.done, f.o) })
+	return f.ReadCloser.Close()
+}
+
+// bufferPool recycles the proxy's copy buffers.
+type bufferPool struct{ p sync.Pool }
+
+const copyBufferSize = 32 << 10
+
+func (bp *bufferPool) Get() []byte {
+	if b, ok := bp.p.Get().(*[]byte); ok {
+		return *b
+	}
+	return make([]byte, copyBufferSize)
+}
+
+func (bp *bufferPool) Put(b []byte) {
+	if cap(b) == copyBufferSize {
+		bp.p.Put(&b)
+	}
+}
+
+// newReverseProxy builds the net/http engine's proxy stage.
+func (s *Server) newReverseProxy() *httputil.ReverseProxy {
+	return &httputil.ReverseProxy{
+		Rewrite:        s.rewrite,
+		Transport:      roundTripper{},
+		BufferPool:     &bufferPool{},
+		ModifyResponse: modifyResponse,
+		ErrorHandler:   s.proxyError,
+		ErrorLog:       slog.NewLogLogger(s.logger.Handler(), slog.LevelWarn),
+	}
+}
+
+// rewrite prepares the request sent upstream: forwarding headers, the
+// request id and the route's added headers. Hop-by-hop headers and any
+// incoming X-Forwarded-* are already gone.
+func (s *Server) rewrite(pr *httputil.ProxyRequest) {
+	st := stateOf(pr.In)
+	in, out := pr.In, pr.Out
+	out.URL.Scheme = "http"
+	out.URL.Host = st.route.up.name // replaced by the picked backend
+	out.URL.RawQuery = in.URL.RawQuery
+	peer := peerAddr(in.RemoteAddr)
+	trusted := s.cfg.trusted.contains(peer)
+	out.Header.Set("X-Forwarded-For", s.cfg.trusted.forwardedFor(peer, in.Header.Values("X-Forwarded-For")))
+	proto := "http"
+	if in.TLS != nil {
+		proto = "https"
+	}
+	if v := in.Header.Get("X-Forwarded-Proto"); trusted && v != "" {
+		proto = v
+	}
+	out.Header.Set("X-Forwarded-Proto", proto)
+	host := in.Host
+	if v := in.Header.Get("X-Forwarded-Host"); trusted && v != "" {
+		host = v
+	}
+	out.Header.Set("X-Forwarded-Host", host)
+	out.Header.Set("X-Request-Id", st.id)
+	for _, h := range st.route.AddHeaders {
+		out.Header.Set(h.Name, h.Value)
+	}
+}
+
+func modifyResponse(res *http.Response) error {
+	st := stateOf(res.Request)
+	for _, h := range st.route.AddResponseHeaders {
+		res.Header.Set(h.Name, h.Value)
+	}
+	return nil
+}
+
+// statusClientClosed is logged (never sent) when the client went away
+// before the response, as nginx's 499.
+const statusClientClosed = 499
+
+// classify maps a proxying error to the status the client gets.
+func classify(r *http.Request, err error) int {
+	var mbe *http.MaxBytesError
+	var ne net.Error
+	switch {
+	case errors.Is(err, lb.ErrNoBackend):
+		return http.StatusServiceUnavailable
+	case errors.As(err, &mbe):
+		return http.StatusRequestEntityTooLarge
+	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
+		return statusClientClosed
+	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+		return http.StatusGatewayTimeout
+	default:
+		return http.StatusBadGateway
+	}
+}
+
+func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
+	st := stateOf(r)
+	status := classify(r, err)
+	backend := ""
+	if b := st.backend.Load(); b != nil {
+		backend = b.Addr()
+	}
+	level := slog.LevelWarn
+	if status == statusClientClosed {
+		level = slog.LevelInfo
+	}
+	s.logger.LogAttrs(r.Context(), level, "request failed",
+		slog.Int("status", status),
+		slog.String("route", st.route.name),
+		slog.String("upstream", st.route.up.name),
+		slog.String("backend", backend),
+		slog.String("cause", err.Error()),
+		slog.String("method", r.Method),
+		slog.String("path", r.URL.Path),
+		slog.String("client", st.clientIP),
+		slog.String("request_id", st.id),
+	)
+	if status == statusClientClosed {
+		return
+	}
+	if status == http.StatusServiceUnavailable {
+		w.Header().Set("Retry-After", "1")
+	}
+	http.Error(w, http.StatusText(status), status)
+}
