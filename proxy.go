@@ -413,7 +413,7 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	}
 	level := slog.LevelWarn
 	if status == statusClientClosed {
-		level = slog.LevelInfo
+		level = slog.LevelDebug
 	}
 	s.logger.LogAttrs(r.Context(), level, "request failed",
 		slog.Int("status", status),

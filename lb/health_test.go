@@ -272,7 +272,7 @@ func TestHealthCheckWithDefaults(t *testing.T) {
 		{name: "status too low", in: HealthCheck{HTTPPath: "/", HTTPStatus: 99}, wantErr: "health check: status 99 outside 100-599"},
 		{name: "status too high", in: HealthCheck{HTTPPath: "/", HTTPStatus: 600}, wantErr: "status 600 outside 100-599"},
 		{name: "status without path", in: HealthCheck{HTTPStatus: 200}, wantErr: "health check: status 200 without a path"},
-		{name: "relative path", in: HealthCheck{HTTPPath: "healthz"}, wantErr: `lb: health check: path "healthz" does not start with /`},
+		{name: "relative path", in: HealthCheck{HTTPPath: "healthz"}, wantErr: `health check: path "healthz" does not start with /`},
 		{name: "path with space", in: HealthCheck{HTTPPath: "/a b"}, wantErr: `path "/a b" contains a space or control character`},
 		{name: "header injection", in: HealthCheck{HTTPPath: "/\r\nX-Evil: 1"}, wantErr: "contains a space or control character"},
 		{name: "non-ascii path", in: HealthCheck{HTTPPath: "/é"}, wantErr: "contains a space or control character"},
