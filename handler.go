@@ -22,9 +22,10 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}()
 	snap := s.state.Load()
+	c := snap.cfg
 	id := requestID(r.Header.Get("X-Request-Id"))
 	w.Header().Set("X-Request-Id", id)
-	client := s.cfg.trusted.clientAddr(peerAddr(r.RemoteAddr), r.Header.Values("X-Forwarded-For"))
+	client := c.trusted.clientAddr(peerAddr(r.RemoteAddr), r.Header.Values("X-Forwarded-For"))
 	clientIP := client.String()
 
 	rt := snap.routes.match(r.Host, r.URL.Path)
@@ -32,20 +33,24 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, http.StatusNotFound, nil, id, clientIP, "no route matches")
 		return
 	}
-	if n := headerBytes(r); n > s.cfg.maxHeaderBytes {
+	if n := headerBytes(r); n > c.maxHeaderBytes {
 		s.reject(w, r, http.StatusRequestHeaderFieldsTooLarge, rt, id, clientIP,
-			"request headers of "+strconv.Itoa(n)+" bytes exceed the limit of "+strconv.Itoa(s.cfg.maxHeaderBytes))
+			"request headers of "+strconv.Itoa(n)+" bytes exceed the limit of "+strconv.Itoa(c.maxHeaderBytes))
 		return
 	}
-	if max := s.cfg.maxBodyBytes; max >= 0 && r.Body != nil && r.Body != http.NoBody {
-		if r.ContentLength > max {
+	limit := c.maxBodyBytes
+	if rt.MaxBodyBytes != 0 {
+		limit = rt.MaxBodyBytes
+	}
+	if limit >= 0 && r.Body != nil && r.Body != http.NoBody {
+		if r.ContentLength > limit {
 			s.reject(w, r, http.StatusRequestEntityTooLarge, rt, id, clientIP,
-				"request body of "+strconv.FormatInt(r.ContentLength, 10)+" bytes exceeds the limit of "+strconv.FormatInt(max, 10))
+				"request body of "+strconv.FormatInt(r.ContentLength, 10)+" bytes exceeds the limit of "+strconv.FormatInt(limit, 10))
 			return
 		}
-		r.Body = http.MaxBytesReader(w, r.Body, max)
+		r.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
-	timeout := s.cfg.timeouts.Request
+	timeout := c.timeouts.Request
 	if rt.Timeout > 0 {
 		timeout = rt.Timeout
 	}
@@ -61,7 +66,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.Handler.ServeHTTP(w, r)
 		return
 	}
-	st := &reqState{route: rt, id: id, clientIP: clientIP}
+	st := &reqState{cfg: c, route: rt, id: id, clientIP: clientIP}
 	ctx := context.WithValue(r.Context(), stateKey{}, st)
 	if timeout > 0 {
 		var cancel context.CancelFunc

@@ -91,6 +91,9 @@ type Route struct {
 	// Timeout, if positive, bounds the whole request, replacing
 	// Timeouts.Request for this route.
 	Timeout time.Duration
+	// MaxBodyBytes, if not 0, replaces the Server's body limit for this
+	// route; negative means no limit.
+	MaxBodyBytes int64
 }
 
 // Timeouts bound every wait of the proxy. A zero field keeps its default.

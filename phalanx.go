@@ -8,8 +8,10 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"slices"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -25,15 +27,20 @@ type Server struct {
 	proxy  *httputil.ReverseProxy
 	http   *http.Server
 
-	// mu protects closed.
+	// mu serialises Reload with itself and with Shutdown and Close, and
+	// protects closed.
 	mu     sync.Mutex
 	closed bool
+	done   chan struct{}  // closed by release
+	bg     sync.WaitGroup // retire's drain goroutines
 }
 
-// snapshot is the Server's live configuration: routes and pools. It is
-// immutable once published; the request path reads it through one atomic
-// load.
+// snapshot is the Server's live configuration: settings, routes and
+// pools. It is immutable once published; the request path reads it
+// through one atomic load, and a request keeps the snapshot it started
+// with to the end.
 type snapshot struct {
+	cfg       *config
 	routes    *routeTable
 	upstreams map[string]*upstream
 }
@@ -49,8 +56,8 @@ func New(opts ...Option) (*Server, error) {
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("phalanx: %w", err)
 	}
-	s := &Server{cfg: c, logger: c.logger}
-	snap, err := s.buildSnapshot()
+	s := &Server{cfg: c, logger: c.logger, done: make(chan struct{})}
+	snap, err := buildSnapshot(&c, nil)
 	if err != nil {
 		return nil, fmt.Errorf("phalanx: %w", err)
 	}
@@ -101,9 +108,10 @@ func (c *config) validate() error {
 }
 
 // buildSnapshot turns the configuration into pools and a route table.
-func (s *Server) buildSnapshot() (*snapshot, error) {
-	c := &s.cfg
-	snap := &snapshot{upstreams: make(map[string]*upstream, len(c.upstreams))}
+// Backends and transports of old (the snapshot being replaced, or nil)
+// that still fit carry their state over.
+func buildSnapshot(c *config, old *snapshot) (*snapshot, error) {
+	snap := &snapshot{cfg: c, upstreams: make(map[string]*upstream, len(c.upstreams))}
 	fail := func(err error) (*snapshot, error) {
 		for _, u := range snap.upstreams {
 			u.pool.Close()
@@ -114,7 +122,11 @@ func (s *Server) buildSnapshot() (*snapshot, error) {
 		if _, dup := snap.upstreams[u.Name]; dup {
 			return fail(fmt.Errorf("upstream %s defined twice", u.Name))
 		}
-		up, err := newUpstream(u, c)
+		var prev *upstream
+		if old != nil {
+			prev = old.upstreams[u.Name]
+		}
+		up, err := newUpstream(u, c, prev)
 		if err != nil {
 			return fail(err)
 		}
@@ -224,6 +236,99 @@ func (s *Server) Close() error {
 	return err
 }
 
+// Reload replaces the Server's configuration with one built from opts,
+// as New would build it, without dropping a connection. The new
+// configuration is validated and its pools built and health-checked
+// first; on any error the running one stays and the error says why. On
+// success, new requests use the new routes and pools at once, requests in
+// flight finish on the old ones, and backends that keep their upstream and
+// address keep their health state and totals (and, when the upstream's
+// connection settings are unchanged, its idle connections).
+//
+// The listen addresses and the client header and idle timeouts belong to
+// the listeners: changes to them are logged and wait for a restart.
+func (s *Server) Reload(opts ...Option) error {
+	c := defaultConfig()
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	if err := c.validate(); err != nil {
+		return fmt.Errorf("phalanx: reload: %w", err)
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return errors.New("phalanx: reload: server is shut down")
+	}
+	old := s.state.Load()
+	snap, err := buildSnapshot(&c, old)
+	if err != nil {
+		return fmt.Errorf("phalanx: reload: %w", err)
+	}
+	if !slices.Equal(c.listen, s.cfg.listen) || c.timeouts.ClientHeader != s.cfg.timeouts.ClientHeader ||
+		c.timeouts.ClientIdle != s.cfg.timeouts.ClientIdle {
+		s.logger.Warn("reload: listen addresses and client header/idle timeouts take effect after a restart",
+			"listen", s.cfg.listen, "wanted", c.listen)
+	}
+	for _, u := range snap.upstreams {
+		u.pool.Start(context.Background())
+	}
+	s.state.Store(snap)
+	s.retire(old, snap)
+	s.logger.Info("configuration reloaded", "upstreams", len(snap.upstreams))
+	return nil
+}
+
+// retire stops the pools of old, and closes the connections of its
+// transports that next does not keep once the requests still running on
+// them are done. Those requests finish normally: a closed pool still
+// answers Pick. Requires s.mu held.
+func (s *Server) retire(old, next *snapshot) {
+	kept := make(map[*http.Transport]bool)
+	if next != nil {
+		for _, u := range next.upstreams {
+			kept[u.transport] = true
+		}
+	}
+	for _, u := range old.upstreams {
+		u.pool.Close()
+		if kept[u.transport] {
+			continue
+		}
+		u.transport.CloseIdleConnections()
+		if next != nil {
+			s.bg.Add(1)
+			go s.closeWhenIdle(u)
+		}
+	}
+}
+
+// closeWhenIdle waits for the requests on a retired upstream to finish,
+// then closes the connections they leave idle. Shutdown ends the wait.
+func (s *Server) closeWhenIdle(u *upstream) {
+	defer s.bg.Done()
+	defer u.transport.CloseIdleConnections()
+	tick := time.NewTicker(50 * time.Millisecond)
+	defer tick.Stop()
+	quiet := 0      // ticks seen with nothing in flight
+	for quiet < 2 { // one more tick lets the last connection go idle
+		inflight := int64(0)
+		for _, b := range u.pool.Backends() {
+			inflight += b.InFlight()
+		}
+		if inflight == 0 {
+			quiet++
+		} else {
+			quiet = 0
+		}
+		select {
+		case <-tick.C:
+		case <-s.done:
+			return
+		}
+	}
+}
+
 // release stops the pools' background work and drops idle backend
 // connections, once.
 func (s *Server) release() {
@@ -233,8 +338,7 @@ func (s *Server) release() {
 		return
 	}
 	s.closed = true
-	for _, u := range s.state.Load().upstreams {
-		u.pool.Close()
-		u.transport.CloseIdleConnections()
-	}
+	close(s.done)
+	s.retire(s.state.Load(), nil)
+	s.bg.Wait()
 }

@@ -9,6 +9,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"reflect"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,9 +24,22 @@ type upstream struct {
 	name      string
 	pool      *lb.Pool
 	transport *http.Transport
+	tkey      transportKey // what the transport was built from
 }
 
-func newUpstream(u Upstream, c *config) (*upstream, error) {
+// transportKey is what a transport depends on: an upstream whose key is
+// unchanged by a reload keeps its transport and idle connections.
+type transportKey struct {
+	keepalive             int
+	connect, header, idle time.Duration
+	dial                  uintptr // the dial hook's code pointer
+}
+
+// newUpstream builds an upstream from its definition. Backends of prev
+// (the same-named upstream being replaced, or nil) at the same address
+// hand their health and totals to their successors, and prev's transport
+// is kept if it still fits.
+func newUpstream(u Upstream, c *config, prev *upstream) (*upstream, error) {
 	if u.Name == "" {
 		return nil, errors.New("upstream without a name")
 	}
@@ -55,6 +69,13 @@ func newUpstream(u Upstream, c *config) (*upstream, error) {
 		if err != nil {
 			return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
 		}
+		if prev != nil {
+			for _, ob := range prev.pool.Backends() {
+				if ob.Addr() == b.Addr() {
+					b.Inherit(ob)
+				}
+			}
+		}
 		backends = append(backends, b)
 	}
 	dial := c.dialer()
@@ -65,6 +86,18 @@ func newUpstream(u Upstream, c *config) (*upstream, error) {
 	pool, err := lb.NewPool(u.Name, backends, lb.PoolConfig{Builder: builder, Health: health, Logger: c.logger})
 	if err != nil {
 		return nil, err
+	}
+	key := transportKey{
+		keepalive: u.Keepalive,
+		connect:   c.timeouts.UpstreamConnect,
+		header:    c.timeouts.UpstreamHeader,
+		idle:      c.timeouts.UpstreamIdle,
+	}
+	if c.dial != nil {
+		key.dial = reflect.ValueOf(c.dial).Pointer()
+	}
+	if prev != nil && prev.tkey == key {
+		return &upstream{name: u.Name, pool: pool, transport: prev.transport, tkey: key}, nil
 	}
 	t := &http.Transport{
 		Proxy:                  nil, // never route backend traffic through an environment proxy
@@ -83,7 +116,7 @@ func newUpstream(u Upstream, c *config) (*upstream, error) {
 	default:
 		t.MaxIdleConnsPerHost = u.Keepalive
 	}
-	return &upstream{name: u.Name, pool: pool, transport: t}, nil
+	return &upstream{name: u.Name, pool: pool, transport: t, tkey: key}, nil
 }
 
 // dialer returns the backend dialer, bounded by the connect timeout, whose
@@ -126,6 +159,7 @@ func (e *dialError) Timeout() bool {
 // in the request context from the handler to the transport and the error
 // handler.
 type reqState struct {
+	cfg      *config
 	route    *route
 	id       string
 	clientIP string
@@ -309,8 +343,9 @@ func (f *finishBody) Read(p []byte) (int, error) {
 }
 
 func (f *finishBody) Close() error {
+	err := f.ReadCloser.Close()
 	f.once.Do(func() { finish(f.b, f.done, f.o) })
-	return f.ReadCloser.Close()
+	return err
 }
 
 // bufferPool recycles the proxy's copy buffers.
@@ -353,8 +388,8 @@ func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	out.URL.Host = st.route.up.name // replaced by the picked backend
 	out.URL.RawQuery = in.URL.RawQuery
 	peer := peerAddr(in.RemoteAddr)
-	trusted := s.cfg.trusted.contains(peer)
-	out.Header.Set("X-Forwarded-For", s.cfg.trusted.forwardedFor(peer, in.Header.Values("X-Forwarded-For")))
+	trusted := st.cfg.trusted.contains(peer)
+	out.Header.Set("X-Forwarded-For", st.cfg.trusted.forwardedFor(peer, in.Header.Values("X-Forwarded-For")))
 	proto := "http"
 	if in.TLS != nil {
 		proto = "https"

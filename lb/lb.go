@@ -243,6 +243,18 @@ var epoch = time.Now()
 // timers that end them even if the wall clock jumps.
 func monoNanos(t time.Time) int64 { return int64(t.Sub(epoch)) }
 
+// Inherit copies old's health (active verdict, passive cool-down,
+// consecutive failures) and totals into b, for a backend that survives a
+// configuration reload as a new Backend. Call it before b joins a Pool.
+// In-flight requests stay counted on old, where they will finish.
+func (b *Backend) Inherit(old *Backend) {
+	b.activeUp.Store(old.activeUp.Load())
+	b.downUntil.Store(old.downUntil.Load())
+	b.consec.Store(old.consec.Load())
+	b.requests.Store(old.requests.Load())
+	b.failures.Store(old.failures.Load())
+}
+
 // Start records that a request is being sent to b.
 func (b *Backend) Start() {
 	b.inflight.Add(1)

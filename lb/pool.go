@@ -86,6 +86,13 @@ func NewPool(name string, backends []*Backend, c PoolConfig) (*Pool, error) {
 	}
 	p.mu.Lock()
 	p.rebuildLocked()
+	now := time.Now()
+	for _, b := range p.backends {
+		// A backend inherited in a passive cool-down comes back on time.
+		if left := b.downUntil.Load() - monoNanos(now); left > 0 {
+			p.endCoolDownLocked(b, time.Duration(left))
+		}
+	}
 	p.mu.Unlock()
 	return p, nil
 }
@@ -165,6 +172,12 @@ func (p *Pool) passiveDown(b *Backend, d time.Duration) {
 			"cause", fmt.Sprintf("%d consecutive failed requests", b.maxFails), "cooldown", d)
 	}
 	p.rebuildLocked()
+	p.endCoolDownLocked(b, d)
+}
+
+// endCoolDownLocked puts b back into the Picker after d, replacing any
+// earlier timer for it. Requires p.mu held.
+func (p *Pool) endCoolDownLocked(b *Backend, d time.Duration) {
 	if t := p.timers[b]; t != nil {
 		t.Stop()
 	}

@@ -1,12 +1,20 @@
 // Command phalanxd runs a phalanx Server standalone.
 //
+//	phalanxd -c /etc/phalanx/phalanx.conf
+//	phalanxd -t -c /etc/phalanx/phalanx.conf
 //	phalanxd -listen 0.0.0.0:8080 -backend 10.0.0.1:8000 -backend 10.0.0.2:8000,weight=2 -algorithm leastconnections
 //	phalanxd -demo
 //
-// -demo starts three demo backends on loopback, with different latencies,
-// proxies to them, sends a few requests through itself and keeps serving
-// until interrupted. SIGINT or SIGTERM stops it gracefully: in-flight
-// requests get -shutdown-timeout to finish.
+// -c runs from a phalanx.conf file; -t checks the file, prints every
+// problem with its file:line:col, and exits 0 or 1, as nginx -t does.
+// SIGHUP reloads the file: a file with errors is rejected and the running
+// configuration stays, with the reason logged; a good one is swapped in
+// without dropping a connection. SIGINT or SIGTERM stops accepting and
+// lets in-flight requests finish within the shutdown timeout.
+//
+// Without -c, the pool is given by -backend flags. -demo starts three demo
+// backends on loopback, with different latencies, proxies to them, sends a
+// few requests through itself and keeps serving until interrupted.
 package main
 
 import (
@@ -20,6 +28,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -27,6 +36,7 @@ import (
 	"time"
 
 	"github.com/phalanx-lb/phalanx"
+	"github.com/phalanx-lb/phalanx/confparse"
 	"github.com/phalanx-lb/phalanx/lb"
 )
 
@@ -67,15 +77,22 @@ func (b *backendFlags) Set(v string) error {
 
 func main() {
 	if err := run(os.Args[1:], os.Stderr); err != nil {
-		fmt.Fprintln(os.Stderr, "phalanxd:", err)
+		if !errors.Is(err, errReported) {
+			fmt.Fprintln(os.Stderr, "phalanxd:", err)
+		}
 		os.Exit(1)
 	}
 }
+
+// errReported is returned when the problem was already printed.
+var errReported = errors.New("reported")
 
 func run(args []string, stderr io.Writer) error {
 	fs := flag.NewFlagSet("phalanxd", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var backends backendFlags
+	confFile := fs.String("c", "", "configuration `file` (phalanx.conf)")
+	testOnly := fs.Bool("t", false, "check the configuration file given by -c and exit")
 	listen := fs.String("listen", "", "address to serve on (default 0.0.0.0:8080, or 127.0.0.1:8080 with -demo)")
 	fs.Var(&backends, "backend", "backend `ADDR[,weight=N][,max_fails=N][,fail_timeout=D][,backup]`; repeat for each")
 	algorithm := fs.String("algorithm", lb.RoundRobinName, "balancing algorithm: "+strings.Join(lb.Names(), ", "))
@@ -94,6 +111,16 @@ func run(args []string, stderr io.Writer) error {
 		logger = slog.New(slog.NewJSONHandler(stderr, nil))
 	default:
 		return fmt.Errorf("-log-format %q: want text or json", *logFormat)
+	}
+
+	if *confFile != "" {
+		if len(backends) > 0 || *demo {
+			return errors.New("-c cannot be combined with -backend or -demo")
+		}
+		return runConfig(*confFile, *testOnly, logger, stderr)
+	}
+	if *testOnly {
+		return errors.New("-t needs -c FILE")
 	}
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
@@ -135,6 +162,62 @@ func run(args []string, stderr io.Writer) error {
 		}
 	}
 	return <-errc
+}
+
+// runConfig runs the Server from a configuration file, reloading it on
+// SIGHUP, or only checks it when testOnly is set.
+func runConfig(path string, testOnly bool, logger *slog.Logger, stderr io.Writer) error {
+	load := func() ([]phalanx.Option, *confparse.Config, error) {
+		opts, c, err := phalanx.LoadConfig(path, logger)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, phalanx.WithLogger(logger))
+		return opts, c, nil
+	}
+	opts, c, err := load()
+	var srv *phalanx.Server
+	if err == nil {
+		srv, err = phalanx.New(opts...)
+	}
+	if err != nil {
+		if testOnly {
+			fmt.Fprintf(stderr, "%v\nphalanxd: configuration file %s test failed\n", err, path)
+			return errReported
+		}
+		return fmt.Errorf("configuration %s: %w", path, err)
+	}
+	if testOnly {
+		srv.Close()
+		fmt.Fprintf(stderr, "phalanxd: configuration file %s test is successful\n", path)
+		return nil
+	}
+	runtime.GOMAXPROCS(c.WorkerThreads)
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	hup := make(chan os.Signal, 1)
+	signal.Notify(hup, syscall.SIGHUP)
+	defer signal.Stop(hup)
+	errc := make(chan error, 1)
+	go func() { errc <- srv.ListenAndServe(ctx) }()
+	for {
+		select {
+		case err := <-errc:
+			return err
+		case <-hup:
+			logger.Info("SIGHUP: reloading", "file", path)
+			opts, c, err := load()
+			if err == nil {
+				err = srv.Reload(opts...)
+			}
+			if err != nil {
+				logger.Error("reload failed; the running configuration stays", "file", path, "error", err)
+				continue
+			}
+			runtime.GOMAXPROCS(c.WorkerThreads)
+		}
+	}
 }
 
 // demoLatencies are the demo backends' response times: two quick ones and

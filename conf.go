@@ -1,0 +1,146 @@
+package phalanx
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+
+	"github.com/phalanx-lb/phalanx/confparse"
+)
+
+// LoadConfig reads a phalanx.conf file and returns the options it
+// describes (see ConfigOptions), with the typed Config for the settings
+// that are the caller's (worker_threads, shutdown_timeout).
+func LoadConfig(path string, logger *slog.Logger) ([]Option, *confparse.Config, error) {
+	c, err := confparse.Load(path)
+	if err != nil {
+		return nil, nil, err
+	}
+	opts, err := ConfigOptions(c, logger)
+	if err != nil {
+		return nil, nil, err
+	}
+	return opts, c, nil
+}
+
+// ConfigOptions maps a validated Config to Server options, so that an
+// embedding program can run from a phalanx.conf as phalanxd does. Settings
+// this version parses but does not act on yet are reported through logger
+// (nil: slog.Default()); settings it cannot honour safely, such as TLS
+// certificates or static-file and FastCGI routes, are errors rather than
+// being served some other way.
+//
+// Every server block shares the listeners: its routes are matched by its
+// server_name (any host when it has none) on every listen address.
+func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	var opts []Option
+	var errs []error
+	var listen []string
+	for _, u := range c.Upstreams {
+		up := Upstream{
+			Name:      u.Name,
+			Algorithm: u.Algorithm,
+			Keepalive: u.Keepalive,
+		}
+		up.Health.Interval = u.Health.Interval
+		up.Health.Timeout = u.Health.Timeout
+		up.Health.Rise = u.Health.Rise
+		up.Health.Fall = u.Health.Fall
+		up.Health.HTTPPath = u.Health.HTTPPath
+		up.Health.HTTPStatus = u.Health.HTTPStatus
+		for _, sv := range u.Servers {
+			maxFails := sv.MaxFails
+			if maxFails == 0 {
+				maxFails = -1 // max_fails=0 disables passive marking, as in nginx
+			}
+			up.Servers = append(up.Servers, UpstreamServer{
+				Addr: sv.Addr, Weight: sv.Weight, MaxFails: maxFails, FailTimeout: sv.FailTimeout, Backup: sv.Backup,
+			})
+		}
+		opts = append(opts, WithUpstream(up))
+	}
+	var t Timeouts
+	for i, sv := range c.Servers {
+		for _, l := range sv.Listen {
+			if !slices.Contains(listen, l) {
+				listen = append(listen, l)
+			}
+		}
+		if sv.SSLCertificate != "" {
+			errs = append(errs, fmt.Errorf("%s: ssl_certificate: TLS termination is not available in this version", sv.Pos))
+		}
+		if i == 0 {
+			// Limits and timeouts apply to the whole Server: the first
+			// server block sets them.
+			opts = append(opts, WithMaxBodyBytes(bodyLimit(sv.ClientMaxBodySize)), WithMaxHeaderBytes(sv.ClientMaxHeaderSize))
+			t = Timeouts{
+				ClientHeader:    sv.Timeouts.ClientHeader,
+				ClientIdle:      sv.Timeouts.ClientIdle,
+				UpstreamConnect: sv.Timeouts.UpstreamConnect,
+				UpstreamHeader:  sv.Timeouts.UpstreamHeader,
+				Request:         sv.Timeouts.Request,
+			}
+		}
+		opts = append(opts, WithTrustedProxies(sv.TrustedProxies...))
+		hosts := sv.ServerNames
+		if len(hosts) == 0 {
+			hosts = []string{""}
+		}
+		for _, r := range sv.Routes {
+			if r.Upstream == "" {
+				errs = append(errs, fmt.Errorf("%s: route %s: only upstream routes are available in this version (root, fastcgi_pass and uwsgi_pass are not)", r.Pos, r.Prefix))
+				continue
+			}
+			timeout := r.Timeouts.Request
+			if timeout == 0 {
+				timeout = sv.Timeouts.Request
+			}
+			body := sv.ClientMaxBodySize
+			if r.ClientMaxBodySize != 0 {
+				body = r.ClientMaxBodySize
+			}
+			for _, h := range hosts {
+				opts = append(opts, WithRoute(Route{
+					Host:               h,
+					Path:               r.Prefix,
+					Upstream:           r.Upstream,
+					AddHeaders:         headers(r.AddHeaders),
+					AddResponseHeaders: headers(r.AddResponseHeaders),
+					Timeout:            timeout,
+					MaxBodyBytes:       bodyLimit(body),
+				}))
+			}
+		}
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	t.Shutdown = c.ShutdownTimeout
+	opts = append(opts, WithTimeouts(t))
+	if len(listen) > 0 {
+		opts = append(opts, WithListen(listen...))
+	}
+	logger.Info("config: rate limiting, WAF, learning-based routing, the admin API and the TCP proxy are parsed but not active in this version")
+	return opts, nil
+}
+
+// bodyLimit maps client_max_body_size (0: no limit, as in nginx) to
+// WithMaxBodyBytes's convention (negative: no limit).
+func bodyLimit(n int64) int64 {
+	if n == 0 {
+		return -1
+	}
+	return n
+}
+
+func headers(hs []confparse.Header) []Header {
+	out := make([]Header, len(hs))
+	for i, h := range hs {
+		out[i] = Header{Name: h.Name, Value: h.Value}
+	}
+	return out
+}
