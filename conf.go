@@ -46,6 +46,9 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 			Algorithm: u.Algorithm,
 			Keepalive: u.Keepalive,
 		}
+		if u.Keepalive == 0 {
+			up.Keepalive = -1 // "keepalive 0;" keeps no idle connections
+		}
 		up.Health.Interval = u.Health.Interval
 		up.Health.Timeout = u.Health.Timeout
 		up.Health.Rise = u.Health.Rise
@@ -99,10 +102,6 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 			if timeout == 0 {
 				timeout = sv.Timeouts.Request
 			}
-			body := sv.ClientMaxBodySize
-			if r.ClientMaxBodySize != 0 {
-				body = r.ClientMaxBodySize
-			}
 			for _, h := range hosts {
 				opts = append(opts, WithRoute(Route{
 					Host:               h,
@@ -111,7 +110,7 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 					AddHeaders:         headers(r.AddHeaders),
 					AddResponseHeaders: headers(r.AddResponseHeaders),
 					Timeout:            timeout,
-					MaxBodyBytes:       bodyLimit(body),
+					MaxBodyBytes:       bodyLimit(r.ClientMaxBodySize), // the server's unless the route sets one
 				}))
 			}
 		}

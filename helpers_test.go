@@ -163,3 +163,15 @@ func checkNoLeaks(t *testing.T) {
 		}
 	})
 }
+
+// newHeaderBackend is a backend answering name that hands each request's
+// headers to seen.
+func newHeaderBackend(t *testing.T, name string, seen chan<- http.Header) *httptest.Server {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		seen <- r.Header.Clone()
+		io.WriteString(w, name)
+	}))
+	t.Cleanup(ts.Close)
+	return ts
+}

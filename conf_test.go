@@ -1,0 +1,102 @@
+package phalanx_test
+
+import (
+	"fmt"
+	"io"
+	"net/http"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/phalanx-lb/phalanx"
+	"github.com/stretchr/testify/require"
+)
+
+// TestReferenceConfig checks that the shipped examples/phalanx.conf loads
+// and builds a Server.
+func TestReferenceConfig(t *testing.T) {
+	checkNoLeaks(t)
+	opts, c, err := phalanx.LoadConfig("examples/phalanx.conf", discard())
+	require.NoError(t, err)
+	if c.WorkerThreads != 8 {
+		t.Errorf("worker_threads = %d, want 8", c.WorkerThreads)
+	}
+	srv, err := phalanx.New(append(opts, phalanx.WithLogger(discard()))...)
+	require.NoError(t, err)
+	srv.Close()
+}
+
+func TestConfigRoutesByHostAndPrefix(t *testing.T) {
+	checkNoLeaks(t)
+	var seen = make(chan http.Header, 1)
+	api := namedBackend(t, "api")
+	shop := namedBackend(t, "shop")
+	web := newHeaderBackend(t, "web", seen)
+	conf := fmt.Sprintf(`
+tcp_bind off;
+upstream api { server %s; health_check interval=1h; }
+upstream web { server %s; health_check interval=1h; }
+http {
+    upstream shop { server %s; keepalive 0; health_check interval=1h; }
+    server {
+        listen 127.0.0.1:0;
+        route / {
+            upstream web;
+            add_header X-Proxy-By "Phalanx";
+            add_response_header Cache-Control "no-cache";
+        }
+        route /api { upstream api; }
+    }
+    server {
+        listen 127.0.0.1:0;
+        server_name shop.example *.shop.example;
+        route / { upstream shop; client_max_body_size 10; }
+    }
+}
+`, hostOf(api), hostOf(web), hostOf(shop))
+	path := filepath.Join(t.TempDir(), "phalanx.conf")
+	require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
+	opts, _, err := phalanx.LoadConfig(path, discard())
+	require.NoError(t, err)
+	url, _ := startProxy(t, append(opts, phalanx.WithLogger(discard()))...)
+	c := client(t)
+	tests := []struct {
+		host, path, body string
+		want             string
+		status           int
+	}{
+		{"", "/", "", "web", 200},
+		{"", "/api/users", "", "api", 200},
+		{"shop.example", "/api/users", "", "shop", 200},
+		{"eu.shop.example", "/", "", "shop", 200},
+		{"shop.example", "/", "more than ten bytes", "", 413},
+		{"other.example", "/", "more than ten bytes", "web", 200},
+	}
+	for _, tc := range tests {
+		method := "GET"
+		var body io.Reader
+		if tc.body != "" {
+			method, body = "POST", strings.NewReader(tc.body)
+		}
+		req, _ := http.NewRequest(method, url+tc.path, body)
+		if tc.host != "" {
+			req.Host = tc.host
+		}
+		res, err := c.Do(req)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		if res.StatusCode != tc.status || (tc.status == 200 && string(b) != tc.want) {
+			t.Errorf("%s %s%s = %d %q, want %d %q", method, tc.host, tc.path, res.StatusCode, b, tc.status, tc.want)
+		}
+		if tc.want == "web" {
+			if h := <-seen; h.Get("X-Proxy-By") != "Phalanx" {
+				t.Errorf("add_header: upstream saw X-Proxy-By = %q, want Phalanx", h.Get("X-Proxy-By"))
+			}
+			if got := res.Header.Get("Cache-Control"); got != "no-cache" {
+				t.Errorf("add_response_header: Cache-Control = %q, want no-cache", got)
+			}
+		}
+	}
+}
