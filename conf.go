@@ -27,9 +27,9 @@ func LoadConfig(path string, logger *slog.Logger) ([]Option, *confparse.Config, 
 // ConfigOptions maps a validated Config to Server options, so that an
 // embedding program can run from a phalanx.conf as phalanxd does. Settings
 // this version parses but does not act on yet are reported through logger
-// (nil: slog.Default()); settings it cannot honour safely, such as TLS
-// certificates or static-file and FastCGI routes, are errors rather than
-// being served some other way.
+// (nil: slog.Default()); settings it cannot honour safely, such as
+// static-file and FastCGI routes, are errors rather than being served
+// some other way.
 //
 // Every server block shares the listeners: its routes are matched by its
 // server_name (any host when it has none) on every listen address.
@@ -62,6 +62,7 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 			}
 			up.Servers = append(up.Servers, UpstreamServer{
 				Addr: sv.Addr, Weight: sv.Weight, MaxFails: maxFails, FailTimeout: sv.FailTimeout, Backup: sv.Backup,
+				Protocol: sv.Protocol,
 			})
 		}
 		opts = append(opts, WithUpstream(up))
@@ -74,7 +75,9 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 			}
 		}
 		if sv.SSLCertificate != "" {
-			errs = append(errs, fmt.Errorf("%s: ssl_certificate: TLS termination is not available in this version", sv.Pos))
+			// The certificate serves the block's server_names, or, with
+			// none, the names it was issued for.
+			opts = append(opts, WithCertificate(sv.SSLCertificate, sv.SSLCertificateKey, sv.ServerNames...))
 		}
 		if i == 0 {
 			// Limits and timeouts apply to the whole Server: the first
@@ -120,10 +123,13 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 	}
 	t.Shutdown = c.ShutdownTimeout
 	opts = append(opts, WithTimeouts(t))
+	if c.TCPBind != "" {
+		opts = append(opts, WithTCPProxy(TCPProxy{Listen: c.TCPBind, Upstream: c.TCPUpstream}))
+	}
 	if len(listen) > 0 {
 		opts = append(opts, WithListen(listen...))
 	}
-	logger.Info("config: rate limiting, WAF, learning-based routing, the admin API and the TCP proxy are parsed but not active in this version")
+	logger.Info("config: rate limiting, WAF, learning-based routing and the admin API are parsed but not active in this version")
 	return opts, nil
 }
 

@@ -54,6 +54,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	if rt.Timeout > 0 {
 		timeout = rt.Timeout
 	}
+	if isGRPC(r) {
+		// The client's deadline bounds the call here too, so an expired
+		// call stops using a backend (the header itself goes upstream).
+		if d, ok := grpcTimeout(r.Header.Get("Grpc-Timeout")); ok && (timeout == 0 || d < timeout) {
+			timeout = d
+		}
+	}
 	if rt.Handler != nil {
 		for _, h := range rt.AddResponseHeaders {
 			w.Header().Set(h.Name, h.Value)
@@ -94,6 +101,10 @@ func (s *Server) reject(w http.ResponseWriter, r *http.Request, status int, rt *
 		}
 	}
 	s.logger.LogAttrs(r.Context(), slog.LevelWarn, "request rejected", attrs...)
+	if isGRPC(r) {
+		writeGRPCError(w, status)
+		return
+	}
 	if status == http.StatusRequestEntityTooLarge || status == http.StatusRequestHeaderFieldsTooLarge {
 		w.Header().Set("Connection", "close") // the rest of the request is not read
 	}

@@ -175,3 +175,13 @@ func newHeaderBackend(t *testing.T, name string, seen chan<- http.Header) *httpt
 	t.Cleanup(ts.Close)
 	return ts
 }
+
+// newHeaderEcho is a backend answering prefix+the value of header.
+func newHeaderEcho(t *testing.T, header, prefix string) *httptest.Server {
+	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.Copy(io.Discard, r.Body)
+		io.WriteString(w, prefix+r.Header.Get(header))
+	}))
+	t.Cleanup(ts.Close)
+	return ts
+}

@@ -2,6 +2,7 @@ package phalanx
 
 import (
 	"context"
+	"crypto/tls"
 	"log/slog"
 	"net"
 	"net/http"
@@ -43,6 +44,9 @@ type Upstream struct {
 	// Keepalive bounds the idle connections kept open to each backend;
 	// 0 means 32, negative disables keep-alive to the backends.
 	Keepalive int
+	// TLSConfig is the client TLS configuration for "h2" backends; nil
+	// verifies them against the system roots.
+	TLSConfig *tls.Config
 }
 
 // UpstreamServer is one backend of an Upstream.
@@ -58,6 +62,10 @@ type UpstreamServer struct {
 	FailTimeout time.Duration
 	// Backup servers get traffic only when no other server is usable.
 	Backup bool
+	// Protocol is how to speak to the backend: "http1" (or empty) for
+	// HTTP/1.1, "h2c" for HTTP/2 in clear text (gRPC servers), "h2" for
+	// HTTPS, preferring HTTP/2.
+	Protocol string
 }
 
 // Header is one header field added by a Route.
@@ -113,6 +121,9 @@ type Timeouts struct {
 	// Request, if positive, bounds a whole request end to end; off by
 	// default, since it would cut long downloads and streams.
 	Request time.Duration
+	// TunnelIdle closes an upgraded connection (WebSocket) or a TCP
+	// proxy session when no byte has moved either way for this long; 10m.
+	TunnelIdle time.Duration
 	// Shutdown is how long ListenAndServe lets in-flight requests finish
 	// after its context ends; 30s.
 	Shutdown time.Duration
@@ -120,6 +131,9 @@ type Timeouts struct {
 
 type config struct {
 	listen         []string
+	tcp            []TCPProxy
+	unknownTCP     string // upstream for unknown protocols on HTTP ports
+	certs          []certSpec
 	upstreams      []Upstream
 	routes         []Route
 	logger         *slog.Logger
@@ -142,6 +156,7 @@ func defaultConfig() config {
 			UpstreamConnect: 5 * time.Second,  // a healthy backend on a LAN accepts in milliseconds
 			UpstreamHeader:  60 * time.Second, // nginx proxy_read_timeout
 			UpstreamIdle:    60 * time.Second, // below common backend idle timeouts would be better; 60s matches nginx
+			TunnelIdle:      10 * time.Minute, // long enough for chatty WebSockets' pings, short enough to reap dead peers
 			Shutdown:        30 * time.Second, // Kubernetes' default termination grace period
 		},
 		// 1 MiB, nginx's client_max_body_size.
@@ -159,6 +174,45 @@ const defaultKeepalive = 32
 // default 0.0.0.0:8080.
 func WithListen(addrs ...string) Option {
 	return optionFunc(func(c *config) { c.listen = append([]string(nil), addrs...) })
+}
+
+// WithCertificate adds a TLS certificate and key (PEM files). Every
+// listener then also accepts TLS (it tells TLS from clear text by the first
+// bytes), negotiating HTTP/2 or HTTP/1.1 by ALPN. The certificate serves
+// the SNI names given, or, with none, the DNS names and IP addresses it
+// was issued for; "*.example.com" matches one label. The first certificate
+// added also answers handshakes without a matching name. Reload re-reads
+// the files.
+func WithCertificate(certFile, keyFile string, names ...string) Option {
+	return optionFunc(func(c *config) {
+		c.certs = append(c.certs, certSpec{certFile: certFile, keyFile: keyFile, names: append([]string(nil), names...)})
+	})
+}
+
+// TCPProxy is a port whose connections are relayed as raw bytes to the
+// backends of an upstream, like nginx's stream proxy_pass. The upstream's
+// health checks and in-flight counts are shared with HTTP routes to it.
+type TCPProxy struct {
+	// Listen is the "host:port" ListenAndServe listens on.
+	Listen string
+	// Upstream names the pool.
+	Upstream string
+	// SendProxy, if 1 or 2, sends a PROXY protocol header of that version
+	// to the backend with the client's address; 0 sends none. PROXY
+	// headers from clients are read only from WithTrustedProxies peers.
+	SendProxy int
+}
+
+// WithTCPProxy adds a raw TCP proxy port.
+func WithTCPProxy(p TCPProxy) Option {
+	return optionFunc(func(c *config) { c.tcp = append(c.tcp, p) })
+}
+
+// WithUnknownProtocols hands connections on the HTTP ports that are
+// neither HTTP nor TLS to upstream's backends as raw TCP, instead of
+// closing them.
+func WithUnknownProtocols(upstream string) Option {
+	return optionFunc(func(c *config) { c.unknownTCP = upstream })
 }
 
 // WithUpstream adds a pool of backends.
@@ -192,6 +246,7 @@ func WithTimeouts(t Timeouts) Option {
 			{&d.UpstreamHeader, &t.UpstreamHeader},
 			{&d.UpstreamIdle, &t.UpstreamIdle},
 			{&d.Request, &t.Request},
+			{&d.TunnelIdle, &t.TunnelIdle},
 			{&d.Shutdown, &t.Shutdown},
 		} {
 			if *f.src != 0 {

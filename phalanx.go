@@ -2,6 +2,7 @@ package phalanx
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -12,6 +13,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/phalanx-lb/phalanx/sniff"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -33,6 +36,12 @@ type Server struct {
 	closed bool
 	done   chan struct{}  // closed by release
 	bg     sync.WaitGroup // retire's drain goroutines
+	muxes  map[*sniff.Mux]bool
+	// released is set once pools and transports are let go.
+	released bool
+
+	tcp     []*tcpPort // raw TCP proxy ports, fixed at New
+	unknown *tcpProxy  // unknown protocols on HTTP ports; nil: close them
 }
 
 // snapshot is the Server's live configuration: settings, routes and
@@ -41,6 +50,7 @@ type Server struct {
 // with to the end.
 type snapshot struct {
 	cfg       *config
+	certs     *certStore // nil: no TLS
 	routes    *routeTable
 	upstreams map[string]*upstream
 }
@@ -56,7 +66,7 @@ func New(opts ...Option) (*Server, error) {
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("phalanx: %w", err)
 	}
-	s := &Server{cfg: c, logger: c.logger, done: make(chan struct{})}
+	s := &Server{cfg: c, logger: c.logger, done: make(chan struct{}), muxes: make(map[*sniff.Mux]bool)}
 	snap, err := buildSnapshot(&c, nil)
 	if err != nil {
 		return nil, fmt.Errorf("phalanx: %w", err)
@@ -70,6 +80,25 @@ func New(opts ...Option) (*Server, error) {
 		// that get the pipeline's own 431 with a log line.
 		MaxHeaderBytes: c.maxHeaderBytes,
 		ErrorLog:       slog.NewLogLogger(c.logger.Handler(), slog.LevelDebug),
+		// HTTP/1.1, HTTP/2 over TLS (ALPN h2), and h2c with prior
+		// knowledge on clear-text connections.
+		Protocols: new(http.Protocols),
+		TLSConfig: s.tlsConfig(),
+	}
+	s.http.Protocols.SetHTTP1(true)
+	s.http.Protocols.SetHTTP2(true)
+	s.http.Protocols.SetUnencryptedHTTP2(true)
+	if err := c.checkTCPUpstreams(snap); err != nil {
+		for _, u := range snap.upstreams {
+			u.pool.Close()
+		}
+		return nil, fmt.Errorf("phalanx: %w", err)
+	}
+	if s.tcp, s.unknown, err = newTCPProxies(&s.cfg, snap); err != nil {
+		for _, u := range snap.upstreams {
+			u.pool.Close()
+		}
+		return nil, fmt.Errorf("phalanx: %w", err)
 	}
 	for _, u := range snap.upstreams {
 		u.pool.Start(context.Background())
@@ -91,6 +120,7 @@ func (c *config) validate() error {
 		{"upstream idle timeout", int64(t.UpstreamIdle)},
 		{"request timeout", int64(t.Request)},
 		{"shutdown timeout", int64(t.Shutdown)},
+		{"tunnel idle timeout", int64(t.TunnelIdle)},
 	} {
 		if d.v < 0 {
 			return fmt.Errorf("%s is negative", d.name)
@@ -104,7 +134,68 @@ func (c *config) validate() error {
 			return errors.New("invalid trusted proxy prefix")
 		}
 	}
+	for _, p := range c.tcp {
+		if p.Listen == "" || p.Upstream == "" {
+			return fmt.Errorf("tcp proxy %q -> %q: needs a listen address and an upstream", p.Listen, p.Upstream)
+		}
+		if p.SendProxy < 0 || p.SendProxy > 2 {
+			return fmt.Errorf("tcp proxy %s: PROXY protocol version %d, want 0, 1 or 2", p.Listen, p.SendProxy)
+		}
+	}
 	return nil
+}
+
+// checkTCPUpstreams reports a TCP port whose upstream snap lacks.
+func (c *config) checkTCPUpstreams(snap *snapshot) error {
+	for _, p := range c.tcp {
+		if _, ok := snap.upstreams[p.Upstream]; !ok {
+			return fmt.Errorf("tcp proxy %s: unknown upstream %q", p.Listen, p.Upstream)
+		}
+	}
+	if u := c.unknownTCP; u != "" {
+		if _, ok := snap.upstreams[u]; !ok {
+			return fmt.Errorf("unknown-protocol fallback: unknown upstream %q", u)
+		}
+	}
+	return nil
+}
+
+// tcpPort is one raw TCP proxy port of the Server.
+type tcpPort struct {
+	spec  TCPProxy
+	proxy *tcpProxy
+}
+
+// newTCPProxies builds the TCP proxies of c over snap's pools.
+func newTCPProxies(c *config, snap *snapshot) ([]*tcpPort, *tcpProxy, error) {
+	mk := func(upstream string, sendProxy int) (*tcpProxy, error) {
+		return newTCPProxy(tcpConfig{
+			pool:           snap.upstreams[upstream].pool,
+			connectTimeout: c.timeouts.UpstreamConnect,
+			idleTimeout:    c.timeouts.TunnelIdle,
+			dial:           c.dial,
+			trusted:        c.trusted,
+			sendProxy:      sendProxy,
+			logger:         c.logger,
+		})
+	}
+	var ports []*tcpPort
+	for _, spec := range c.tcp {
+		p, err := mk(spec.Upstream, spec.SendProxy)
+		if err != nil {
+			return nil, nil, fmt.Errorf("tcp proxy %s: %w", spec.Listen, err)
+		}
+		ports = append(ports, &tcpPort{spec: spec, proxy: p})
+	}
+	var unknown *tcpProxy
+	if c.unknownTCP != "" {
+		p, err := mk(c.unknownTCP, 0)
+		if err != nil {
+			return nil, nil, err
+		}
+		unknown = p
+	}
+	return ports, unknown, nil
 }
 
 // buildSnapshot turns the configuration into pools and a route table.
@@ -118,6 +209,11 @@ func buildSnapshot(c *config, old *snapshot) (*snapshot, error) {
 		}
 		return nil, err
 	}
+	certs, err := loadCerts(c.certs)
+	if err != nil {
+		return nil, err
+	}
+	snap.certs = certs
 	for _, u := range c.upstreams {
 		if _, dup := snap.upstreams[u.Name]; dup {
 			return fail(fmt.Errorf("upstream %s defined twice", u.Name))
@@ -166,9 +262,69 @@ func buildSnapshot(c *config, old *snapshot) (*snapshot, error) {
 func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 
 // Serve accepts connections on l and serves them until Shutdown or Close.
-// It returns ErrServerClosed after those, or the listener's error.
+// Each connection is told apart by its first bytes: HTTP/1.x, HTTP/2 with
+// prior knowledge (h2c) and TLS (HTTP/2 or HTTP/1.1 by ALPN, with the
+// certificates of WithCertificate) are all served; anything else is
+// closed, or relayed to the WithUnknownProtocols upstream. Serve returns
+// ErrServerClosed after Shutdown or Close, or the listener's error.
 func (s *Server) Serve(l net.Listener) error {
-	return s.http.Serve(l)
+	m := sniff.NewMux(l, sniff.Config{
+		Timeout:   s.cfg.timeouts.ClientHeader,
+		Unmatched: s.unmatched,
+		ErrorLog:  s.logger,
+	})
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		m.Close()
+		return ErrServerClosed
+	}
+	s.muxes[m] = true
+	s.mu.Unlock()
+	defer func() {
+		s.mu.Lock()
+		delete(s.muxes, m)
+		s.mu.Unlock()
+	}()
+
+	listeners := []net.Listener{
+		m.Listener(sniff.HTTP1),
+		m.Listener(sniff.HTTP2), // net/http serves h2c prior knowledge on clear-text conns
+		tls.NewListener(m.Listener(sniff.TLS), s.http.TLSConfig),
+	}
+	errc := make(chan error, len(listeners)+1)
+	for _, pl := range listeners {
+		go func() { errc <- s.http.Serve(pl) }()
+	}
+	go func() {
+		if err := m.Serve(); err != nil {
+			errc <- err
+			return
+		}
+		errc <- ErrServerClosed
+	}()
+	first := <-errc
+	m.Close() // ends the other Serve calls
+	for range len(listeners) {
+		<-errc
+	}
+	s.mu.Lock()
+	closed := s.closed
+	s.mu.Unlock()
+	if closed || errors.Is(first, ErrServerClosed) {
+		return ErrServerClosed
+	}
+	return first
+}
+
+// unmatched receives connections that are neither HTTP nor TLS.
+func (s *Server) unmatched(p sniff.Protocol, c net.Conn) {
+	if s.unknown != nil {
+		s.unknown.handle(c)
+		return
+	}
+	s.logger.Debug("closed a connection of unknown protocol", "client", c.RemoteAddr().String())
+	c.Close()
 }
 
 // ListenAndServe listens on the configured addresses and serves until ctx
@@ -188,9 +344,31 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		s.logger.Info("listening", "addr", l.Addr().String())
 		ls = append(ls, l)
 	}
+	for _, tp := range s.tcp {
+		l, err := lc.Listen(ctx, "tcp", tp.spec.Listen)
+		if err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
+			return fmt.Errorf("phalanx: tcp proxy: %w", err)
+		}
+		s.logger.Info("tcp proxy listening", "addr", l.Addr().String(), "upstream", tp.spec.Upstream)
+		ls = append(ls, l)
+	}
 	errc := make(chan error, len(ls))
-	for _, l := range ls {
-		go func() { errc <- s.Serve(l) }()
+	for i, l := range ls {
+		if i < len(s.cfg.listen) {
+			go func() { errc <- s.Serve(l) }()
+			continue
+		}
+		tp := s.tcp[i-len(s.cfg.listen)]
+		go func() {
+			if err := tp.proxy.serve(l); err != nil {
+				errc <- err
+				return
+			}
+			errc <- ErrServerClosed
+		}()
 	}
 	var first error
 	select {
@@ -220,20 +398,59 @@ func btoi(b bool) int {
 // in-flight requests to finish or ctx to end (then closes the rest), and
 // stops health checks. It returns ctx's error if requests were cut.
 func (s *Server) Shutdown(ctx context.Context) error {
+	s.closeMuxes()
+	var wg sync.WaitGroup
+	errs := make([]error, len(s.tcp)+2)
+	for i, p := range s.tcpProxies() {
+		wg.Go(func() { errs[i] = p.close(ctx) })
+	}
 	err := s.http.Shutdown(ctx)
 	if err != nil {
 		s.http.Close()
 	}
+	wg.Wait()
 	s.release()
-	return err
+	return errors.Join(append(errs, err)...)
 }
 
 // Close closes all listeners and connections at once and stops health
 // checks. Shutdown is the graceful alternative.
 func (s *Server) Close() error {
+	s.closeMuxes()
+	done, cancel := context.WithCancel(context.Background())
+	cancel()
+	for _, p := range s.tcpProxies() {
+		p.close(done)
+	}
 	err := s.http.Close()
 	s.release()
 	return err
+}
+
+// tcpProxies returns every TCP proxy of the Server.
+func (s *Server) tcpProxies() []*tcpProxy {
+	var ps []*tcpProxy
+	for _, tp := range s.tcp {
+		ps = append(ps, tp.proxy)
+	}
+	if s.unknown != nil {
+		ps = append(ps, s.unknown)
+	}
+	return ps
+}
+
+// closeMuxes closes the sniffing listeners, so no new connection comes in.
+func (s *Server) closeMuxes() {
+	s.mu.Lock()
+	s.closed = true // Serve calls from now on return at once
+	ms := make([]*sniff.Mux, 0, len(s.muxes))
+	for m := range s.muxes {
+		ms = append(ms, m)
+	}
+	s.mu.Unlock()
+	for _, m := range ms {
+		m.Close()
+	}
 }
 
 // Reload replaces the Server's configuration with one built from opts,
@@ -262,7 +479,16 @@ func (s *Server) Reload(opts ...Option) error {
 	}
 	old := s.state.Load()
 	snap, err := buildSnapshot(&c, old)
+	if err == nil {
+		// TCP ports are fixed at New: their upstreams must stay.
+		err = s.cfg.checkTCPUpstreams(snap)
+	}
 	if err != nil {
+		if snap != nil {
+			for _, u := range snap.upstreams {
+				u.pool.Close()
+			}
+		}
 		return fmt.Errorf("phalanx: reload: %w", err)
 	}
 	if !slices.Equal(c.listen, s.cfg.listen) || c.timeouts.ClientHeader != s.cfg.timeouts.ClientHeader ||
@@ -274,6 +500,12 @@ func (s *Server) Reload(opts ...Option) error {
 		u.pool.Start(context.Background())
 	}
 	s.state.Store(snap)
+	for _, tp := range s.tcp {
+		tp.proxy.setPool(snap.upstreams[tp.spec.Upstream].pool)
+	}
+	if s.unknown != nil {
+		s.unknown.setPool(snap.upstreams[s.cfg.unknownTCP].pool)
+	}
 	s.retire(old, snap)
 	s.logger.Info("configuration reloaded", "upstreams", len(snap.upstreams))
 	return nil
@@ -287,27 +519,36 @@ func (s *Server) retire(old, next *snapshot) {
 	kept := make(map[*http.Transport]bool)
 	if next != nil {
 		for _, u := range next.upstreams {
-			kept[u.transport] = true
+			for _, t := range u.transports {
+				kept[t] = true
+			}
 		}
 	}
 	for _, u := range old.upstreams {
 		u.pool.Close()
-		if kept[u.transport] {
-			continue
+		var drop []*http.Transport
+		for _, t := range u.transports {
+			if t != nil && !kept[t] {
+				t.CloseIdleConnections()
+				drop = append(drop, t)
+			}
 		}
-		u.transport.CloseIdleConnections()
-		if next != nil {
+		if next != nil && len(drop) > 0 {
 			s.bg.Add(1)
-			go s.closeWhenIdle(u)
+			go s.closeWhenIdle(u, drop)
 		}
 	}
 }
 
 // closeWhenIdle waits for the requests on a retired upstream to finish,
 // then closes the connections they leave idle. Shutdown ends the wait.
-func (s *Server) closeWhenIdle(u *upstream) {
+func (s *Server) closeWhenIdle(u *upstream, ts []*http.Transport) {
 	defer s.bg.Done()
-	defer u.transport.CloseIdleConnections()
+	defer func() {
+		for _, t := range ts {
+			t.CloseIdleConnections()
+		}
+	}()
 	tick := time.NewTicker(50 * time.Millisecond)
 	defer tick.Stop()
 	quiet := 0      // ticks seen with nothing in flight
@@ -334,10 +575,10 @@ func (s *Server) closeWhenIdle(u *upstream) {
 func (s *Server) release() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
+	if s.released {
 		return
 	}
-	s.closed = true
+	s.closed, s.released = true, true
 	close(s.done)
 	s.retire(s.state.Load(), nil)
 	s.bg.Wait()

@@ -2,6 +2,7 @@ package phalanx
 
 import (
 	"context"
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"io"
@@ -17,28 +18,60 @@ import (
 	"github.com/phalanx-lb/phalanx/lb"
 )
 
-// upstream is a pool with the HTTP transport that talks to its backends.
-// The transport keeps a bounded set of idle keep-alive connections per
-// backend address.
-type upstream struct {
-	name      string
-	pool      *lb.Pool
-	transport *http.Transport
-	tkey      transportKey // what the transport was built from
+// Backend protocols: how phalanx speaks to a backend.
+const (
+	protoHTTP1 = iota // HTTP/1.1 in clear text, the default
+	protoH2C          // HTTP/2 in clear text with prior knowledge ("h2c")
+	protoTLS          // HTTPS, ALPN h2 preferred, http/1.1 accepted ("h2")
+	numProtos
+)
+
+// backendProto maps an UpstreamServer.Protocol to its constant.
+func backendProto(s string) (int, error) {
+	switch s {
+	case "", "http1", "http/1.1":
+		return protoHTTP1, nil
+	case "h2c":
+		return protoH2C, nil
+	case "h2", "https":
+		return protoTLS, nil
+	}
+	return 0, fmt.Errorf("unknown backend protocol %q (want http1, h2c or h2)", s)
 }
 
-// transportKey is what a transport depends on: an upstream whose key is
-// unchanged by a reload keeps its transport and idle connections.
+// upstream is a pool with the HTTP transports that talk to its backends,
+// one per protocol in use. Each transport keeps a bounded set of idle
+// keep-alive connections per backend address.
+type upstream struct {
+	name       string
+	pool       *lb.Pool
+	protos     map[*lb.Backend]int // absent: protoHTTP1
+	transports [numProtos]*http.Transport
+	tkey       transportKey // what the transports were built from
+}
+
+// transportKey is what the transports depend on: an upstream whose key is
+// unchanged by a reload keeps its transports and idle connections.
 type transportKey struct {
 	keepalive             int
 	connect, header, idle time.Duration
 	dial                  uintptr // the dial hook's code pointer
+	tls                   *tls.Config
+}
+
+// transportFor returns the transport and URL scheme for backend b.
+func (u *upstream) transportFor(b *lb.Backend) (*http.Transport, string) {
+	p := u.protos[b]
+	if p == protoTLS {
+		return u.transports[p], "https"
+	}
+	return u.transports[p], "http"
 }
 
 // newUpstream builds an upstream from its definition. Backends of prev
 // (the same-named upstream being replaced, or nil) at the same address
-// hand their health and totals to their successors, and prev's transport
-// is kept if it still fits.
+// hand their health and totals to their successors, and prev's transports
+// are kept if they still fit.
 func newUpstream(u Upstream, c *config, prev *upstream) (*upstream, error) {
 	if u.Name == "" {
 		return nil, errors.New("upstream without a name")
@@ -58,8 +91,14 @@ func newUpstream(u Upstream, c *config, prev *upstream) (*upstream, error) {
 		}
 		builder = b
 	}
+	up := &upstream{name: u.Name, protos: make(map[*lb.Backend]int)}
+	var used [numProtos]bool
 	backends := make([]*lb.Backend, 0, len(u.Servers))
 	for _, sv := range u.Servers {
+		proto, err := backendProto(sv.Protocol)
+		if err != nil {
+			return nil, fmt.Errorf("upstream %s: server %s: %w", u.Name, sv.Addr, err)
+		}
 		b, err := lb.NewBackend(sv.Addr, lb.BackendConfig{
 			Weight:      sv.Weight,
 			Backup:      sv.Backup,
@@ -76,6 +115,10 @@ func newUpstream(u Upstream, c *config, prev *upstream) (*upstream, error) {
 				}
 			}
 		}
+		if proto != protoHTTP1 {
+			up.protos[b] = proto
+		}
+		used[proto] = true
 		backends = append(backends, b)
 	}
 	dial := c.dialer()
@@ -87,18 +130,32 @@ func newUpstream(u Upstream, c *config, prev *upstream) (*upstream, error) {
 	if err != nil {
 		return nil, err
 	}
-	key := transportKey{
+	up.pool = pool
+	up.tkey = transportKey{
 		keepalive: u.Keepalive,
 		connect:   c.timeouts.UpstreamConnect,
 		header:    c.timeouts.UpstreamHeader,
 		idle:      c.timeouts.UpstreamIdle,
+		tls:       u.TLSConfig,
 	}
 	if c.dial != nil {
-		key.dial = reflect.ValueOf(c.dial).Pointer()
+		up.tkey.dial = reflect.ValueOf(c.dial).Pointer()
 	}
-	if prev != nil && prev.tkey == key {
-		return &upstream{name: u.Name, pool: pool, transport: prev.transport, tkey: key}, nil
+	for p := range numProtos {
+		if !used[p] {
+			continue
+		}
+		if prev != nil && prev.tkey == up.tkey && prev.transports[p] != nil {
+			up.transports[p] = prev.transports[p]
+			continue
+		}
+		up.transports[p] = newTransport(p, u, c, dial)
 	}
+	return up, nil
+}
+
+// newTransport builds the transport for one backend protocol.
+func newTransport(proto int, u Upstream, c *config, dial DialFunc) *http.Transport {
 	t := &http.Transport{
 		Proxy:                  nil, // never route backend traffic through an environment proxy
 		DialContext:            dial,
@@ -107,6 +164,18 @@ func newUpstream(u Upstream, c *config, prev *upstream) (*upstream, error) {
 		ExpectContinueTimeout:  time.Second,
 		DisableCompression:     true, // pass encodings through untouched
 		MaxResponseHeaderBytes: 1 << 20,
+		Protocols:              new(http.Protocols),
+	}
+	switch proto {
+	case protoHTTP1:
+		t.Protocols.SetHTTP1(true)
+	case protoH2C:
+		t.Protocols.SetUnencryptedHTTP2(true)
+	case protoTLS:
+		t.Protocols.SetHTTP1(true)
+		t.Protocols.SetHTTP2(true)
+		t.TLSClientConfig = u.TLSConfig.Clone() // nil: system roots
+		t.TLSHandshakeTimeout = c.timeouts.UpstreamConnect
 	}
 	switch {
 	case u.Keepalive < 0:
@@ -116,7 +185,7 @@ func newUpstream(u Upstream, c *config, prev *upstream) (*upstream, error) {
 	default:
 		t.MaxIdleConnsPerHost = u.Keepalive
 	}
-	return &upstream{name: u.Name, pool: pool, transport: t, tkey: key}, nil
+	return t
 }
 
 // dialer returns the backend dialer, bounded by the connect timeout, whose
@@ -201,18 +270,25 @@ func (roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, err
 		}
 		st.backend.Store(b)
+		t, scheme := up.transportFor(b)
 		out := req.WithContext(req.Context())
 		u := *req.URL
-		u.Host = b.Addr()
+		u.Scheme, u.Host = scheme, b.Addr()
 		out.URL = &u
 		if body != nil {
 			out.Body = body.attempt()
 		}
 		b.Start()
 		start := time.Now()
-		res, err := up.transport.RoundTrip(out)
+		res, err := t.RoundTrip(out)
 		if err == nil {
 			o := lb.Outcome{Latency: time.Since(start), Status: res.StatusCode}
+			if rwc, ok := res.Body.(io.ReadWriteCloser); ok && res.StatusCode == http.StatusSwitchingProtocols {
+				// An upgraded connection (WebSocket) stays in flight on b
+				// until it closes.
+				res.Body = newTunnel(rwc, st.cfg.timeouts.TunnelIdle, func() { finish(b, done, o) })
+				return res, nil
+			}
 			res.Body = &finishBody{ReadCloser: res.Body, ctx: req.Context(), b: b, o: o, done: done}
 			return res, nil
 		}
@@ -348,6 +424,46 @@ func (f *finishBody) Close() error {
 	return err
 }
 
+// tunnel is the backend side of an upgraded connection. It closes itself
+// when no byte has moved either way for idle, and reports the end of the
+// session once.
+type tunnel struct {
+	rwc   io.ReadWriteCloser
+	idle  time.Duration
+	timer *time.Timer
+	once  sync.Once
+	end   func()
+}
+
+func newTunnel(rwc io.ReadWriteCloser, idle time.Duration, end func()) *tunnel {
+	t := &tunnel{rwc: rwc, idle: idle, end: end}
+	t.timer = time.AfterFunc(idle, func() { t.Close() })
+	return t
+}
+
+func (t *tunnel) Read(p []byte) (int, error) {
+	n, err := t.rwc.Read(p)
+	if n > 0 {
+		t.timer.Reset(t.idle)
+	}
+	return n, err
+}
+
+func (t *tunnel) Write(p []byte) (int, error) {
+	n, err := t.rwc.Write(p)
+	if n > 0 {
+		t.timer.Reset(t.idle)
+	}
+	return n, err
+}
+
+func (t *tunnel) Close() error {
+	t.timer.Stop()
+	err := t.rwc.Close()
+	t.once.Do(t.end)
+	return err
+}
+
 // bufferPool recycles the proxy's copy buffers.
 type bufferPool struct{ p sync.Pool }
 
@@ -462,6 +578,10 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 		slog.String("request_id", st.id),
 	)
 	if status == statusClientClosed {
+		return
+	}
+	if isGRPC(r) {
+		writeGRPCError(w, status)
 		return
 	}
 	if status == http.StatusServiceUnavailable {

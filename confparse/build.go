@@ -723,7 +723,7 @@ func (b *builder) params(d *Directive, words []Word, forms []string, set func(ke
 }
 
 // upstreamServer builds "server ADDR [weight=N] [max_fails=N]
-// [fail_timeout=D] [backup];".
+// [fail_timeout=D] [backup] [h2c|h2];".
 func (b *builder) upstreamServer(d *Directive) (UpstreamServer, bool) {
 	srv := UpstreamServer{Weight: defaultWeight, MaxFails: defaultMaxFails, FailTimeout: defaultFailTimeout, Pos: d.Pos}
 	w := d.Args[0]
@@ -733,7 +733,7 @@ func (b *builder) upstreamServer(d *Directive) (UpstreamServer, bool) {
 		return srv, false
 	}
 	srv.Addr = a
-	b.params(d, d.Args[1:], []string{"weight=N", "max_fails=N", "fail_timeout=D", "backup"}, func(key string, w Word, val string) {
+	b.params(d, d.Args[1:], []string{"weight=N", "max_fails=N", "fail_timeout=D", "backup", "h2c", "h2"}, func(key string, w Word, val string) {
 		switch key {
 		case "weight":
 			if n, ok := b.integerParam(w, key, val, 1, 1<<20, "a whole number of 1 or more, e.g. weight=2"); ok {
@@ -749,6 +749,12 @@ func (b *builder) upstreamServer(d *Directive) (UpstreamServer, bool) {
 			}
 		case "backup":
 			srv.Backup = true
+		case "h2c", "h2":
+			if srv.Protocol != "" {
+				b.errorf(w.Pos, "%q and %q exclude each other: h2c is HTTP/2 in clear text, h2 is HTTPS", srv.Protocol, key)
+				return
+			}
+			srv.Protocol = key
 		}
 	})
 	return srv, true

@@ -4,6 +4,8 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -572,5 +574,24 @@ func TestBuildHandMade(t *testing.T) {
 	}
 	if _, err := confparse.Build(nil); err != nil {
 		t.Fatalf("Build(nil) = %v, want no error", err)
+	}
+}
+
+func TestUpstreamServerProtocol(t *testing.T) {
+	src := "upstream g { server 127.0.0.1:50051 h2c; server 127.0.0.1:443 h2 weight=2; server 127.0.0.1:80; }\n"
+	c, err := confparse.LoadBytes("phalanx.conf", []byte(src))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, s := range c.Upstreams[0].Servers {
+		got = append(got, s.Protocol)
+	}
+	if want := []string{"h2c", "h2", ""}; !reflect.DeepEqual(got, want) {
+		t.Errorf("server protocols = %q, want %q", got, want)
+	}
+	_, err = confparse.LoadBytes("phalanx.conf", []byte("upstream g { server 127.0.0.1:1 h2c h2; }\n"))
+	if err == nil || !strings.Contains(err.Error(), `phalanx.conf:1:37: "h2c" and "h2" exclude each other`) {
+		t.Errorf("LoadBytes(h2c h2) error = %v, want one at 1:37 saying they exclude each other", err)
 	}
 }

@@ -43,14 +43,17 @@ type Upstream struct {
 }
 
 // UpstreamServer is "server ADDR [weight=N] [max_fails=N]
-// [fail_timeout=D] [backup];" inside an upstream.
+// [fail_timeout=D] [backup] [h2c|h2];" inside an upstream.
 type UpstreamServer struct {
 	Addr        string        // host:port
 	Weight      int           // default 1
 	MaxFails    int           // default 1; 0 disables passive marking
 	FailTimeout time.Duration // default 10s
 	Backup      bool
-	Pos         Pos
+	// Protocol is "" (HTTP/1.1), "h2c" (HTTP/2 in clear text, for gRPC
+	// servers) or "h2" (HTTPS, HTTP/2 preferred): the flags h2c and h2.
+	Protocol string
+	Pos      Pos
 }
 
 // HealthCheck is "health_check interval=D timeout=D rise=N fall=N;" plus

@@ -217,12 +217,12 @@ http { server {
 		{
 			name: "backend server at the top level",
 			src:  app + "server 127.0.0.1:9002;",
-			want: `phalanx.conf:2:1: "server" directive is not allowed at the top level; it belongs in "http" (server { ... }) or "upstream" (server ADDR [weight=N] [max_fails=N] [fail_timeout=D] [backup];)`,
+			want: `phalanx.conf:2:1: "server" directive is not allowed at the top level; it belongs in "http" (server { ... }) or "upstream" (server ADDR [weight=N] [max_fails=N] [fail_timeout=D] [backup] [h2c|h2];)`,
 		},
 		{
 			name: "backend server in http",
 			src:  "http {\n  server 127.0.0.1:9001;\n}",
-			want: `phalanx.conf:2:3: "server" inside "http" needs a block: server { ... }; the form "server ADDR [weight=N] [max_fails=N] [fail_timeout=D] [backup];" belongs in "upstream"`,
+			want: `phalanx.conf:2:3: "server" inside "http" needs a block: server { ... }; the form "server ADDR [weight=N] [max_fails=N] [fail_timeout=D] [backup] [h2c|h2];" belongs in "upstream"`,
 		},
 		{
 			name: "listen in http",

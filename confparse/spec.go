@@ -93,7 +93,7 @@ var specs = []spec{
 	{name: "proxy_read_timeout", usage: "proxy_read_timeout D;", min: 1, max: 1, in: serverSettings},
 	{name: "request_timeout", usage: "request_timeout D;", min: 1, max: 1, in: routeSettings},
 
-	{name: "server", usage: "server ADDR [weight=N] [max_fails=N] [fail_timeout=D] [backup];", min: 1, max: 5, repeat: true, in: []block{upstreamBlock}},
+	{name: "server", usage: "server ADDR [weight=N] [max_fails=N] [fail_timeout=D] [backup] [h2c|h2];", min: 1, max: 6, repeat: true, in: []block{upstreamBlock}},
 	{name: "algorithm", usage: "algorithm A;", min: 1, max: 1, in: []block{upstreamBlock}},
 	{name: "health_check", usage: "health_check [interval=D] [timeout=D] [rise=N] [fall=N];", min: 0, max: 4, in: []block{upstreamBlock}},
 	{name: "health_check_http", usage: "health_check_http PATH [status=N];", min: 1, max: 2, in: []block{upstreamBlock}},
