@@ -11,6 +11,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"reflect"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -259,10 +260,10 @@ func (roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	if req.Body != nil && req.Body != http.NoBody {
 		body = &replayBody{rc: req.Body}
 	}
-	var tried *lb.Backend
+	var tried [1]*lb.Backend
 	var lastErr error
 	for attempt := 0; attempt < 2; attempt++ {
-		b, done, err := pickOther(up.pool, lb.Request{ClientIP: st.clientIP}, tried)
+		b, done, err := pickAvoiding(up.pool, lb.Request{ClientIP: st.clientIP}, tried[:attempt])
 		if err != nil {
 			if lastErr != nil {
 				return nil, lastErr // nothing else to try: report the real failure
@@ -300,24 +301,25 @@ func (roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		if !retryable(req, err, body) {
 			return nil, err
 		}
-		tried = b
+		tried[0] = b
 	}
 	return nil, lastErr
 }
 
-// pickOther picks a backend other than avoid, trying a few times since a
-// picker may legitimately return the same backend again.
-func pickOther(p *lb.Pool, r lb.Request, avoid *lb.Backend) (*lb.Backend, func(*lb.Backend, lb.Outcome), error) {
-	for i := 0; i < 4; i++ {
+// pickAvoiding picks a backend not in avoid, asking the pool a few times
+// since a picker may legitimately return the same backend again (iphash
+// always does, until passive health checks take it out).
+func pickAvoiding(p *lb.Pool, r lb.Request, avoid []*lb.Backend) (*lb.Backend, func(*lb.Backend, lb.Outcome), error) {
+	for range 4 {
 		res, err := p.Pick(r)
 		if err != nil {
 			return nil, nil, err
 		}
-		if res.Backend != avoid {
+		if !slices.Contains(avoid, res.Backend) {
 			return res.Backend, res.Done, nil
 		}
 	}
-	return nil, nil, lb.ErrNoBackend
+	return nil, nil, fmt.Errorf("%w in pool %s other than those tried", lb.ErrNoBackend, p.Name())
 }
 
 func finish(b *lb.Backend, done func(*lb.Backend, lb.Outcome), o lb.Outcome) {

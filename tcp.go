@@ -440,15 +440,6 @@ type tcpTried struct {
 	n int
 }
 
-func (t *tcpTried) has(b *lb.Backend) bool {
-	for _, x := range t.b[:t.n] {
-		if x == b {
-			return true
-		}
-	}
-	return false
-}
-
 func (t *tcpTried) String() string {
 	addrs := make([]string, t.n)
 	for i, b := range t.b[:t.n] {
@@ -468,7 +459,7 @@ func (p *tcpProxy) connect(s *tcpSession, pool *lb.Pool, req lb.Request, hdr []b
 	attempts := min(tcpMaxAttempts, len(pool.Backends()))
 	var lastErr error
 	for tried.n < attempts {
-		b, done, err = pickUntried(pool, req, tried)
+		b, done, err = pickAvoiding(pool, req, tried.b[:tried.n])
 		if err != nil {
 			if lastErr != nil {
 				return nil, nil, nil, 0, lastErr // the real failure, not "nothing left to try"
@@ -490,33 +481,13 @@ func (p *tcpProxy) connect(s *tcpSession, pool *lb.Pool, req lb.Request, hdr []b
 			}
 		}
 		// A dial cut short by close says nothing about the backend.
-		o := lb.Outcome{Latency: latency, ConnFailed: p.ctx.Err() == nil}
-		b.Finish(o)
-		if done != nil {
-			done(b, o)
-		}
+		finish(b, done, lb.Outcome{Latency: latency, ConnFailed: p.ctx.Err() == nil})
 		if p.ctx.Err() != nil {
 			return nil, nil, nil, 0, errTCPClosing
 		}
 		lastErr = err
 	}
 	return nil, nil, nil, 0, lastErr
-}
-
-// pickUntried picks a backend not tried yet, asking the pool a few times
-// since a picker may return the same backend again (iphash always does,
-// until passive health checks take it out).
-func pickUntried(pool *lb.Pool, req lb.Request, tried *tcpTried) (*lb.Backend, func(*lb.Backend, lb.Outcome), error) {
-	for range 4 {
-		res, err := pool.Pick(req)
-		if err != nil {
-			return nil, nil, err
-		}
-		if !tried.has(res.Backend) {
-			return res.Backend, res.Done, nil
-		}
-	}
-	return nil, nil, fmt.Errorf("%w in pool %s other than those tried", lb.ErrNoBackend, pool.Name())
 }
 
 // dialBackend connects to addr within the connect timeout and writes hdr.
