@@ -40,6 +40,18 @@
 // connection broke before response headers, if none of its body was sent.
 // A non-idempotent request that reached a backend is never replayed.
 //
+// # Protocols
+//
+// Serve tells each connection's protocol by its first bytes (package
+// sniff): HTTP/1.x, HTTP/2 with prior knowledge and TLS share a port. TLS
+// (1.2+) negotiates h2 or http/1.1 by ALPN, with the WithCertificate
+// certificate chosen by SNI. Other protocols are closed, or relayed to the
+// WithUnknownProtocols pool. Backends speak HTTP/1.1, h2c or h2
+// (UpstreamServer.Protocol), so gRPC passes through with its streams,
+// trailers and deadline. WebSocket upgrades are relayed and count as in
+// flight while open. WithTCPProxy adds raw TCP ports: a backend per
+// connection, splice(2), half-close, PROXY protocol.
+//
 // # Health
 //
 // Each pool checks its backends actively (TCP connect, or an HTTP GET,
