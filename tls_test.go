@@ -167,3 +167,60 @@ func TestOnePortEveryProtocol(t *testing.T) {
 func newProtoBackend(t *testing.T) *httptest.Server {
 	return newHeaderEcho(t, "X-Forwarded-Proto", "proto=")
 }
+
+// TestReloadRereadsCertificates replaces a certificate file and reloads:
+// new handshakes get the new certificate, and a connection opened before
+// keeps serving requests.
+func TestReloadRereadsCertificates(t *testing.T) {
+	checkNoLeaks(t)
+	be := namedBackend(t, "app")
+	ca := newTestCA(t)
+	dir := t.TempDir()
+	certFile, keyFile := ca.issue(t, dir, "site", "old.example", "127.0.0.1")
+	opts := []phalanx.Option{
+		phalanx.WithLogger(discard()),
+		phalanx.WithCertificate(certFile, keyFile),
+		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: hostOf(be)}}}),
+	}
+	url, srv := startProxy(t, opts...)
+	addr := "https://" + strings.TrimPrefix(url, "http://") + "/"
+
+	newClient := func() (*http.Client, *http.Transport) {
+		tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}, Protocols: new(http.Protocols)}
+		tr.Protocols.SetHTTP2(true)
+		t.Cleanup(tr.CloseIdleConnections)
+		return &http.Client{Transport: tr, Timeout: 10 * time.Second}, tr
+	}
+	certName := func(c *http.Client) string {
+		t.Helper()
+		res, err := c.Get(addr)
+		require.NoError(t, err)
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		require.Equal(t, 200, res.StatusCode)
+		return res.TLS.PeerCertificates[0].DNSNames[0]
+	}
+	before, _ := newClient()
+	if got := certName(before); got != "old.example" {
+		t.Fatalf("certificate before reload = %s, want old.example", got)
+	}
+
+	// Issue a new certificate into the same files, then reload.
+	newCert, newKey := ca.issue(t, dir, "next", "new.example", "127.0.0.1")
+	for _, f := range [][2]string{{newCert, certFile}, {newKey, keyFile}} {
+		b, err := os.ReadFile(f[0])
+		require.NoError(t, err)
+		require.NoError(t, os.WriteFile(f[1], b, 0o600))
+	}
+	require.NoError(t, srv.Reload(opts...))
+
+	after, _ := newClient()
+	if got := certName(after); got != "new.example" {
+		t.Errorf("certificate on a new connection after reload = %s, want new.example", got)
+	}
+	// The connection opened before the reload is still the same one and
+	// still works: its certificate is the old one.
+	if got := certName(before); got != "old.example" {
+		t.Errorf("certificate on the pre-reload connection = %s, want old.example (connection kept)", got)
+	}
+}
