@@ -123,6 +123,9 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 	}
 	t.Shutdown = c.ShutdownTimeout
 	opts = append(opts, WithTimeouts(t))
+	if c.UnknownProtocolUpstream != "" {
+		opts = append(opts, WithUnknownProtocols(c.UnknownProtocolUpstream))
+	}
 	if c.TCPBind != "" {
 		opts = append(opts, WithTCPProxy(TCPProxy{Listen: c.TCPBind, Upstream: c.TCPUpstream}))
 	}

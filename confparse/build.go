@@ -11,6 +11,7 @@ package confparse
 //	admin_bind ADDR;               main                 127.0.0.1:9090    admin_bind 127.0.0.1:9090;
 //	tcp_bind ADDR|off;             main                 0.0.0.0:5000      tcp_bind off;
 //	tcp_upstream NAME;             main                 default           tcp_upstream db;
+//	unknown_protocol_upstream NAME; main                closed            unknown_protocol_upstream ssh;
 //	shutdown_timeout D;            main                 30s               shutdown_timeout 1m;
 //	upstream NAME { ... }          main, http           -                 upstream app { server 10.0.0.1:8000; }
 //	http { ... }                   main (repeatable)    -                 http { server { listen 80; } }
@@ -162,6 +163,7 @@ type builder struct {
 	servers []serverFacts
 
 	tcpBind, tcpUpstream, adminBind *Word // as written, if written
+	unknownUpstream                 *Word
 }
 
 type routeRef struct {
@@ -348,6 +350,11 @@ func (b *builder) main(ds []*Directive) *Config {
 				cfg.TCPBind = ""
 			} else if a, ok := b.bind(d.Args[0], d.Name); ok {
 				cfg.TCPBind = a
+			}
+		case "unknown_protocol_upstream":
+			if b.nonEmpty(d.Args[0], d.Name, "default") {
+				b.unknownUpstream = &d.Args[0]
+				cfg.UnknownProtocolUpstream = d.Args[0].Value
 			}
 		case "tcp_upstream":
 			if b.nonEmpty(d.Args[0], d.Name, "default") {

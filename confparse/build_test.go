@@ -595,3 +595,18 @@ func TestUpstreamServerProtocol(t *testing.T) {
 		t.Errorf("LoadBytes(h2c h2) error = %v, want one at 1:37 saying they exclude each other", err)
 	}
 }
+
+func TestUnknownProtocolUpstream(t *testing.T) {
+	c, err := confparse.LoadBytes("phalanx.conf", []byte("unknown_protocol_upstream ssh;\nupstream ssh { server 127.0.0.1:22; }\n"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.UnknownProtocolUpstream != "ssh" {
+		t.Errorf("UnknownProtocolUpstream = %q, want ssh", c.UnknownProtocolUpstream)
+	}
+	_, err = confparse.LoadBytes("phalanx.conf", []byte("unknown_protocol_upstream shh;\nupstream ssh { server 127.0.0.1:22; }\n"))
+	want := `phalanx.conf:1:27: unknown_protocol_upstream uses undefined upstream "shh"; did you mean "ssh"?`
+	if err == nil || err.Error() != want {
+		t.Errorf("LoadBytes(undefined unknown_protocol_upstream) error = %v, want %s", err, want)
+	}
+}

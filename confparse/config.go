@@ -20,6 +20,10 @@ type Config struct {
 	// TCPUpstream is the pool the TCP proxy uses ("tcp_upstream NAME;",
 	// default "default").
 	TCPUpstream string
+	// UnknownProtocolUpstream, if set, is the pool that connections on the
+	// HTTP ports which are neither HTTP nor TLS are relayed to as raw TCP
+	// ("unknown_protocol_upstream NAME;"); by default they are closed.
+	UnknownProtocolUpstream string
 	// ShutdownTimeout is how long in-flight requests may run after a stop
 	// signal ("shutdown_timeout D;", default 30s).
 	ShutdownTimeout time.Duration

@@ -22,6 +22,11 @@ func (b *builder) checkRefs() {
 		}
 		b.errorf(ref.name.Pos, "%s uses undefined upstream %q%s", ref.route, ref.name.Value, b.defineHint(ref.name.Value))
 	}
+	if w := b.unknownUpstream; w != nil {
+		if _, ok := b.upstreams[w.Value]; !ok {
+			b.errorf(w.Pos, "unknown_protocol_upstream uses undefined upstream %q%s", w.Value, b.defineHint(w.Value))
+		}
+	}
 }
 
 // defineHint suggests a defined upstream close to name, or says how to
