@@ -12,6 +12,7 @@ import (
 	"net/http/httputil"
 	"reflect"
 	"slices"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -502,6 +503,14 @@ func (s *Server) newReverseProxy() *httputil.ReverseProxy {
 func (s *Server) rewrite(pr *httputil.ProxyRequest) {
 	st := stateOf(pr.In)
 	in, out := pr.In, pr.Out
+	if up := out.Header.Get("Upgrade"); up != "" && !strings.EqualFold(up, "websocket") {
+		// Relay WebSocket upgrades only. An h2c upgrade that a backend
+		// accepted would become a tunnel of HTTP/2 requests that skip
+		// routing, limits and the WAF ("h2c smuggling").
+		out.Header.Del("Upgrade")
+		out.Header.Del("Connection")
+		out.Header.Del("Http2-Settings")
+	}
 	out.URL.Scheme = "http"
 	out.URL.Host = st.route.up.name // replaced by the picked backend
 	out.URL.RawQuery = in.URL.RawQuery

@@ -347,3 +347,31 @@ func TestStreamedResponse(t *testing.T) {
 }
 
 func discard() *slog.Logger { return slog.New(slog.DiscardHandler) }
+
+// TestUpgradeOnlyWebSocket checks that only WebSocket upgrades reach a
+// backend: an h2c upgrade accepted by a backend would tunnel HTTP/2
+// requests past routing and limits (h2c smuggling).
+func TestUpgradeOnlyWebSocket(t *testing.T) {
+	checkNoLeaks(t)
+	seen := make(chan http.Header, 1)
+	be := newHeaderBackend(t, "app", seen)
+	url, _ := startProxy(t, phalanx.WithLogger(discard()), phalanx.WithUpstream(phalanx.Upstream{
+		Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: hostOf(be)}}}))
+	for _, tc := range []struct{ upgrade, want string }{{"h2c", ""}, {"websocket", "websocket"}} {
+		req, _ := http.NewRequest("GET", url+"/", nil)
+		req.Header.Set("Connection", "Upgrade, HTTP2-Settings")
+		req.Header.Set("Upgrade", tc.upgrade)
+		req.Header.Set("HTTP2-Settings", "AAMAAABkAARAAAAAAAIAAAAA")
+		res, err := client(t).Do(req)
+		require.NoError(t, err)
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		h := <-seen
+		if got := h.Get("Upgrade"); got != tc.want {
+			t.Errorf("Upgrade: %s reached the backend as %q, want %q", tc.upgrade, got, tc.want)
+		}
+		if got := h.Get("Http2-Settings"); got != "" {
+			t.Errorf("Upgrade: %s: HTTP2-Settings reached the backend as %q, want it removed", tc.upgrade, got)
+		}
+	}
+}
