@@ -40,6 +40,7 @@ type Server struct {
 	// released is set once pools and transports are let go.
 	released bool
 
+	tunnels tunnelSet  // open WebSockets, which net/http no longer tracks
 	tcp     []*tcpPort // raw TCP proxy ports, fixed at New
 	unknown *tcpProxy  // unknown protocols on HTTP ports; nil: close them
 }
@@ -408,8 +409,12 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	if err != nil {
 		s.http.Close()
 	}
+	terr := s.tunnels.drain(ctx)
 	wg.Wait()
 	s.release()
+	if err == nil {
+		err = terr
+	}
 	return errors.Join(append(errs, err)...)
 }
 
@@ -423,6 +428,7 @@ func (s *Server) Close() error {
 		p.close(done)
 	}
 	err := s.http.Close()
+	s.tunnels.closeAll()
 	s.release()
 	return err
 }

@@ -249,9 +249,11 @@ func stateOf(r *http.Request) *reqState {
 // duplicate work: after a connection failure (nothing was sent), or for an
 // idempotent request whose body was not read, after the connection broke
 // before response headers.
-type roundTripper struct{}
+type roundTripper struct {
+	tunnels *tunnelSet // the Server's open upgraded connections
+}
 
-func (roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
+func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 	st := stateOf(req)
 	if st == nil || st.route.up == nil {
 		return nil, errors.New("phalanx: request without route state")
@@ -288,7 +290,13 @@ func (roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 			if rwc, ok := res.Body.(io.ReadWriteCloser); ok && res.StatusCode == http.StatusSwitchingProtocols {
 				// An upgraded connection (WebSocket) stays in flight on b
 				// until it closes.
-				res.Body = newTunnel(rwc, st.cfg.timeouts.TunnelIdle, func() { finish(b, done, o) })
+				var tun *tunnel
+				tun = newTunnel(rwc, st.cfg.timeouts.TunnelIdle, func() {
+					rt.tunnels.remove(tun)
+					finish(b, done, o)
+				})
+				rt.tunnels.add(tun)
+				res.Body = tun
 				return res, nil
 			}
 			res.Body = &finishBody{ReadCloser: res.Body, ctx: req.Context(), b: b, o: o, done: done}
@@ -429,7 +437,8 @@ func (f *finishBody) Close() error {
 
 // tunnel is the backend side of an upgraded connection. It closes itself
 // when no byte has moved either way for idle, and reports the end of the
-// session once.
+// session once. Closing it ends the whole relay: the proxy then closes
+// the client side too.
 type tunnel struct {
 	rwc   io.ReadWriteCloser
 	idle  time.Duration
@@ -440,8 +449,77 @@ type tunnel struct {
 
 func newTunnel(rwc io.ReadWriteCloser, idle time.Duration, end func()) *tunnel {
 	t := &tunnel{rwc: rwc, idle: idle, end: end}
-	t.timer = time.AfterFunc(idle, func() { t.Close() })
+	t.timer = time.AfterFunc(time.Hour, func() { t.Close() })
+	t.timer.Reset(idle) // armed only once t.timer is set
 	return t
+}
+
+// tunnelSet tracks the open tunnels of a Server: net/http forgets a
+// connection once it is hijacked, so Shutdown and Close use this to wait
+// for and end WebSockets.
+type tunnelSet struct {
+	mu     sync.Mutex
+	m      map[*tunnel]struct{}
+	closed bool // no new tunnels: they are closed on arrival
+}
+
+// add registers t, or closes it if the set is closed.
+func (ts *tunnelSet) add(t *tunnel) {
+	ts.mu.Lock()
+	if ts.closed {
+		ts.mu.Unlock()
+		t.Close()
+		return
+	}
+	if ts.m == nil {
+		ts.m = make(map[*tunnel]struct{})
+	}
+	ts.m[t] = struct{}{}
+	ts.mu.Unlock()
+}
+
+func (ts *tunnelSet) remove(t *tunnel) {
+	ts.mu.Lock()
+	delete(ts.m, t)
+	ts.mu.Unlock()
+}
+
+// drain refuses new tunnels, waits for the open ones to end or ctx to be
+// done, and then closes what is left, returning ctx's error if any was.
+func (ts *tunnelSet) drain(ctx context.Context) error {
+	ts.mu.Lock()
+	ts.closed = true
+	ts.mu.Unlock()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for {
+		ts.mu.Lock()
+		n := len(ts.m)
+		ts.mu.Unlock()
+		if n == 0 {
+			return nil
+		}
+		select {
+		case <-ctx.Done():
+			ts.closeAll()
+			return ctx.Err()
+		case <-tick.C:
+		}
+	}
+}
+
+// closeAll closes every open tunnel and refuses new ones.
+func (ts *tunnelSet) closeAll() {
+	ts.mu.Lock()
+	ts.closed = true
+	open := make([]*tunnel, 0, len(ts.m))
+	for t := range ts.m {
+		open = append(open, t)
+	}
+	ts.mu.Unlock()
+	for _, t := range open {
+		t.Close()
+	}
 }
 
 func (t *tunnel) Read(p []byte) (int, error) {
@@ -489,7 +567,7 @@ func (bp *bufferPool) Put(b []byte) {
 func (s *Server) newReverseProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite:        s.rewrite,
-		Transport:      roundTripper{},
+		Transport:      roundTripper{tunnels: &s.tunnels},
 		BufferPool:     &bufferPool{},
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   s.proxyError,
