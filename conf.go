@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/phalanx-lb/phalanx/confparse"
+	"github.com/phalanx-lb/phalanx/limiter"
 )
 
 // LoadConfig reads a phalanx.conf file and returns the options it
@@ -82,7 +83,8 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 		if i == 0 {
 			// Limits and timeouts apply to the whole Server: the first
 			// server block sets them.
-			opts = append(opts, WithMaxBodyBytes(bodyLimit(sv.ClientMaxBodySize)), WithMaxHeaderBytes(sv.ClientMaxHeaderSize))
+			opts = append(opts, WithMaxBodyBytes(bodyLimit(sv.ClientMaxBodySize)), WithMaxHeaderBytes(sv.ClientMaxHeaderSize),
+				WithRateLimit(limiter.Config{Rate: sv.RateLimitPerIP, Burst: sv.RateLimitBurst, GlobalRate: sv.GlobalRateLimit}))
 			t = Timeouts{
 				ClientHeader:    sv.Timeouts.ClientHeader,
 				ClientIdle:      sv.Timeouts.ClientIdle,
@@ -132,7 +134,7 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 	if len(listen) > 0 {
 		opts = append(opts, WithListen(listen...))
 	}
-	logger.Info("config: rate limiting, WAF, learning-based routing and the admin API are parsed but not active in this version")
+	logger.Info("config: the WAF, learning-based routing and the admin API are parsed but not active in this version")
 	return opts, nil
 }
 

@@ -100,3 +100,29 @@ http {
 		}
 	}
 }
+
+func TestConfigRateLimit(t *testing.T) {
+	checkNoLeaks(t)
+	be := namedBackend(t, "app")
+	conf := fmt.Sprintf(`
+tcp_bind off;
+upstream app { server %s; health_check interval=1h; }
+http {
+    server {
+        listen 127.0.0.1:0;
+        rate_limit_per_ip 0.5;
+        rate_limit_burst 2;
+        route / { upstream app; }
+    }
+}
+`, hostOf(be))
+	path := filepath.Join(t.TempDir(), "phalanx.conf")
+	require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
+	opts, _, err := phalanx.LoadConfig(path, discard())
+	require.NoError(t, err)
+	url, _ := startProxy(t, append(opts, phalanx.WithLogger(discard()))...)
+	c, _ := clientFrom(t, "127.0.0.4")
+	if got := statuses(t, c, url+"/", 4); count(got, 200) != 2 || count(got, 429) != 2 {
+		t.Errorf("4 requests at rate_limit_burst 2 = %v, want 2 x 200 then 2 x 429", got)
+	}
+}

@@ -1,6 +1,7 @@
 package phalanx
 
 import (
+	"net/http"
 	"net/netip"
 	"strings"
 )
@@ -97,4 +98,45 @@ func (t trustedSet) forwardedFor(peer netip.Addr, xff []string) string {
 		return p
 	}
 	return strings.Join(xff, ", ") + ", " + p
+}
+
+// clientFromHeaders returns the client behind peer from X-Forwarded-For,
+// or, when a request has none, from the for= parameters of Forwarded (RFC
+// 7239), by the same right-most-untrusted rule.
+func (t trustedSet) clientFromHeaders(peer netip.Addr, h http.Header) netip.Addr {
+	if len(t) == 0 || !peer.IsValid() || !t.contains(peer) {
+		return peer
+	}
+	if xff := h.Values("X-Forwarded-For"); len(xff) > 0 {
+		return t.clientAddr(peer, xff)
+	}
+	fwd := h.Values("Forwarded")
+	if len(fwd) == 0 {
+		return peer
+	}
+	return t.clientAddr(peer, forwardedForParams(fwd))
+}
+
+// forwardedForParams returns the for= values of Forwarded header lines, in order,
+// as X-Forwarded-For-style lines (quotes removed). An element without for=
+// yields "unknown", which stops the walk like any hop that is not an
+// address. At most maxForwardedHops elements are read.
+func forwardedForParams(lines []string) []string {
+	var hops []string
+	for _, line := range lines {
+		for _, elem := range strings.Split(line, ",") {
+			if len(hops) == maxForwardedHops {
+				return hops
+			}
+			hop := "unknown"
+			for _, pair := range strings.Split(elem, ";") {
+				k, v, ok := strings.Cut(strings.TrimSpace(pair), "=")
+				if ok && strings.EqualFold(k, "for") {
+					hop = strings.Trim(v, `"`)
+				}
+			}
+			hops = append(hops, hop)
+		}
+	}
+	return hops
 }

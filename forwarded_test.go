@@ -1,6 +1,7 @@
 package phalanx
 
 import (
+	"net/http"
 	"net/netip"
 	"strings"
 	"testing"
@@ -105,4 +106,56 @@ func TestRequestID(t *testing.T) {
 	if a, b := requestID(""), requestID(""); a == b {
 		t.Errorf("requestID twice = %q and %q, want different", a, b)
 	}
+}
+
+func TestClientFromHeaders(t *testing.T) {
+	trusted := trustedSet{netip.MustParsePrefix("10.0.0.0/8")}
+	tests := []struct {
+		name string
+		peer string
+		h    map[string][]string
+		want string
+	}{
+		{"Forwarded for=", "10.0.0.1", map[string][]string{"Forwarded": {"for=192.0.2.60;proto=http;by=203.0.113.43"}}, "192.0.2.60"},
+		{"Forwarded quoted v6 with port", "10.0.0.1", map[string][]string{"Forwarded": {`for="[2001:db8:cafe::17]:4711"`}}, "2001:db8:cafe::17"},
+		{"Forwarded chain, right-most untrusted", "10.0.0.1", map[string][]string{"Forwarded": {"for=6.6.6.6, for=198.51.100.17", "for=10.0.0.5"}}, "198.51.100.17"},
+		{"Forwarded FOR= case-insensitive", "10.0.0.1", map[string][]string{"Forwarded": {"For=192.0.2.1"}}, "192.0.2.1"},
+		{"Forwarded obfuscated stops the walk", "10.0.0.1", map[string][]string{"Forwarded": {"for=6.6.6.6, for=_hidden"}}, "10.0.0.1"},
+		{"Forwarded element without for", "10.0.0.1", map[string][]string{"Forwarded": {"proto=https"}}, "10.0.0.1"},
+		{"X-Forwarded-For wins over Forwarded", "10.0.0.1", map[string][]string{"X-Forwarded-For": {"1.2.3.4"}, "Forwarded": {"for=5.6.7.8"}}, "1.2.3.4"},
+		{"untrusted peer ignores both", "192.0.2.9", map[string][]string{"X-Forwarded-For": {"1.2.3.4"}, "Forwarded": {"for=5.6.7.8"}}, "192.0.2.9"},
+	}
+	for _, tc := range tests {
+		h := http.Header{}
+		for k, vs := range tc.h {
+			for _, v := range vs {
+				h.Add(k, v)
+			}
+		}
+		if got := trusted.clientFromHeaders(netip.MustParseAddr(tc.peer), h); got.String() != tc.want {
+			t.Errorf("%s: clientFromHeaders(%s, %v) = %s, want %s", tc.name, tc.peer, tc.h, got, tc.want)
+		}
+	}
+}
+
+// FuzzForwarded checks that hostile Forwarded values never panic and that
+// the client found is the peer or an address named in the header.
+func FuzzForwarded(f *testing.F) {
+	for _, s := range []string{`for=192.0.2.60;proto=http`, `for="[2001:db8::1]:80", for=10.0.0.2`, `for=;;;,,`, `for="`, `FOR=unknown`} {
+		f.Add(s)
+	}
+	trusted := trustedSet{netip.MustParsePrefix("10.0.0.0/8")}
+	peer := netip.MustParseAddr("10.0.0.1")
+	f.Fuzz(func(t *testing.T, v string) {
+		got := trusted.clientFromHeaders(peer, http.Header{"Forwarded": {v}})
+		if got == peer {
+			return
+		}
+		for _, hop := range forwardedForParams([]string{v}) {
+			if a, ok := parseHop(hop); ok && a == got {
+				return
+			}
+		}
+		t.Fatalf("clientFromHeaders(Forwarded: %q) = %s, which the header does not name", v, got)
+	})
 }

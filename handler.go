@@ -7,6 +7,9 @@ import (
 	"math/rand/v2"
 	"net/http"
 	"strconv"
+	"time"
+
+	"github.com/phalanx-lb/phalanx/limiter"
 )
 
 // serveHTTP is the L7 pipeline of the net/http engine: recover, limits,
@@ -25,8 +28,15 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	c := snap.cfg
 	id := requestID(r.Header.Get("X-Request-Id"))
 	w.Header().Set("X-Request-Id", id)
-	client := c.trusted.clientAddr(peerAddr(r.RemoteAddr), r.Header.Values("X-Forwarded-For"))
+	client := c.trusted.clientFromHeaders(peerAddr(r.RemoteAddr), r.Header)
 	clientIP := client.String()
+	if l := snap.requests; l != nil {
+		if d := l.Allow(client, time.Now()); !d.Allowed {
+			s.refusedRequests.Add(d)
+			s.tooMany(w, r, d, id, clientIP)
+			return
+		}
+	}
 
 	rt := snap.routes.match(r.Host, r.URL.Path)
 	if rt == nil {
@@ -81,6 +91,20 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		defer cancel()
 	}
 	s.proxy.ServeHTTP(w, r.WithContext(ctx))
+}
+
+// tooMany answers a request over the rate limit. It logs at debug only:
+// under attack a line per refusal would be a second flood; the refusals
+// are counted instead.
+func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, d limiter.Decision, id, client string) {
+	s.logger.LogAttrs(r.Context(), slog.LevelDebug, "request rate limited",
+		slog.String("client", client), slog.Bool("global", d.Global), slog.String("request_id", id))
+	if isGRPC(r) {
+		writeGRPCError(w, http.StatusTooManyRequests)
+		return
+	}
+	w.Header().Set("Retry-After", strconv.FormatInt(d.RetryAfterSeconds(), 10))
+	http.Error(w, http.StatusText(http.StatusTooManyRequests), http.StatusTooManyRequests)
 }
 
 // reject answers a request the pipeline refuses, with one log line.

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/phalanx-lb/phalanx/lb"
+	"github.com/phalanx-lb/phalanx/limiter"
 )
 
 // An Option configures a Server. Options are applied in order by New; the
@@ -130,6 +131,9 @@ type Timeouts struct {
 }
 
 type config struct {
+	rateLimit      limiter.Config  // zero: no limits
+	connLimiter    limiter.Limiter // WithLimiters; overrides rateLimit at accept
+	reqLimiter     limiter.Limiter // WithLimiters; overrides rateLimit per request
 	listen         []string
 	tcp            []TCPProxy
 	unknownTCP     string // upstream for unknown protocols on HTTP ports
@@ -213,6 +217,25 @@ func WithTCPProxy(p TCPProxy) Option {
 // closing them.
 func WithUnknownProtocols(upstream string) Option {
 	return optionFunc(func(c *config) { c.unknownTCP = upstream })
+}
+
+// WithRateLimit limits each client (and, with GlobalRate, all clients
+// together) twice with the same rates, in separate buckets: new
+// connections at accept, which are closed before any byte is read when
+// over the limit, and requests, which get 429 Too Many Requests with
+// Retry-After (keep-alive and HTTP/2 would otherwise let one connection
+// send without limit). The client is the socket peer, or behind trusted
+// proxies the right-most untrusted X-Forwarded-For / Forwarded hop.
+// Buckets survive a Reload that keeps the same limits.
+func WithRateLimit(c limiter.Config) Option {
+	return optionFunc(func(cfg *config) { cfg.rateLimit = c })
+}
+
+// WithLimiters plugs in other limiters (a fleet-wide store, say): conn is
+// asked at accept, req per request. A nil one leaves that point to
+// WithRateLimit's.
+func WithLimiters(conn, req limiter.Limiter) Option {
+	return optionFunc(func(c *config) { c.connLimiter, c.reqLimiter = conn, req })
 }
 
 // WithUpstream adds a pool of backends.

@@ -14,6 +14,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/phalanx-lb/phalanx/limiter"
 	"github.com/phalanx-lb/phalanx/sniff"
 )
 
@@ -40,9 +41,13 @@ type Server struct {
 	// released is set once pools and transports are let go.
 	released bool
 
-	tunnels tunnelSet  // open WebSockets, which net/http no longer tracks
-	tcp     []*tcpPort // raw TCP proxy ports, fixed at New
-	unknown *tcpProxy  // unknown protocols on HTTP ports; nil: close them
+	tunnels tunnelSet // open WebSockets, which net/http no longer tracks
+
+	// refusedConns and refusedRequests count what the limiters refused,
+	// across reloads.
+	refusedConns, refusedRequests limiter.Refusals
+	tcp                           []*tcpPort // raw TCP proxy ports, fixed at New
+	unknown                       *tcpProxy  // unknown protocols on HTTP ports; nil: close them
 }
 
 // snapshot is the Server's live configuration: settings, routes and
@@ -51,7 +56,9 @@ type Server struct {
 // with to the end.
 type snapshot struct {
 	cfg       *config
-	certs     *certStore // nil: no TLS
+	certs     *certStore      // nil: no TLS
+	conns     limiter.Limiter // at accept; nil: none
+	requests  limiter.Limiter // per request; nil: none
 	routes    *routeTable
 	upstreams map[string]*upstream
 }
@@ -215,6 +222,9 @@ func buildSnapshot(c *config, old *snapshot) (*snapshot, error) {
 		return nil, err
 	}
 	snap.certs = certs
+	if snap.conns, snap.requests, err = buildLimiters(c, old); err != nil {
+		return nil, err
+	}
 	for _, u := range c.upstreams {
 		if _, dup := snap.upstreams[u.Name]; dup {
 			return fail(fmt.Errorf("upstream %s defined twice", u.Name))
@@ -269,6 +279,7 @@ func (s *Server) Handler() http.Handler { return http.HandlerFunc(s.serveHTTP) }
 // closed, or relayed to the WithUnknownProtocols upstream. Serve returns
 // ErrServerClosed after Shutdown or Close, or the listener's error.
 func (s *Server) Serve(l net.Listener) error {
+	l = limiter.Gate(l, limiter.Func(s.allowConn), &s.refusedConns)
 	m := sniff.NewMux(l, sniff.Config{
 		Timeout:   s.cfg.timeouts.ClientHeader,
 		Unmatched: s.unmatched,
@@ -363,6 +374,7 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 			continue
 		}
 		tp := s.tcp[i-len(s.cfg.listen)]
+		l = limiter.Gate(l, limiter.Func(s.allowConn), &s.refusedConns)
 		go func() {
 			if err := tp.proxy.serve(l); err != nil {
 				errc <- err
