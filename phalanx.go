@@ -25,29 +25,28 @@ var ErrServerClosed = http.ErrServerClosed
 // pools behind it. Create one with New. A Server is safe for concurrent use
 // and must not be copied.
 type Server struct {
-	cfg    config
+	cfg    config // as given to New: listeners and net/http settings
 	logger *slog.Logger
 	state  atomic.Pointer[snapshot]
 	proxy  *httputil.ReverseProxy
 	http   *http.Server
 
-	// mu serialises Reload with itself and with Shutdown and Close, and
-	// protects closed.
-	mu     sync.Mutex
-	closed bool
-	done   chan struct{}  // closed by release
-	bg     sync.WaitGroup // retire's drain goroutines
-	muxes  map[*sniff.Mux]bool
-	// released is set once pools and transports are let go.
-	released bool
-
-	tunnels tunnelSet // open WebSockets, which net/http no longer tracks
+	tcp     []*tcpPort // raw TCP proxy ports, fixed at New
+	unknown *tcpProxy  // unknown protocols on HTTP ports; nil: close them
+	tunnels tunnelSet  // open WebSockets, which net/http no longer tracks
 
 	// refusedConns and refusedRequests count what the limiters refused,
 	// across reloads.
 	refusedConns, refusedRequests limiter.Refusals
-	tcp                           []*tcpPort // raw TCP proxy ports, fixed at New
-	unknown                       *tcpProxy  // unknown protocols on HTTP ports; nil: close them
+
+	// mu serialises Reload with itself and with Shutdown and Close, and
+	// protects closed, released and muxes.
+	mu       sync.Mutex
+	closed   bool                // shutting down: Serve and Reload refuse
+	released bool                // pools and transports let go
+	muxes    map[*sniff.Mux]bool // the sniffing listeners of running Serve calls
+	done     chan struct{}       // closed by release
+	bg       sync.WaitGroup      // retire's drain goroutines
 }
 
 // snapshot is the Server's live configuration: settings, routes and
