@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/http"
 	"slices"
 
 	"github.com/phalanx-lb/phalanx/confparse"
@@ -29,8 +30,14 @@ func LoadConfig(path string, logger *slog.Logger) ([]Option, *confparse.Config, 
 // embedding program can run from a phalanx.conf as phalanxd does. Settings
 // this version parses but does not act on yet are reported through logger
 // (nil: slog.Default()); settings it cannot honour safely, such as
-// static-file and FastCGI routes, are errors rather than being served
-// some other way.
+// FastCGI and uwsgi routes, are errors rather than being served some
+// other way.
+//
+// A root route is served by a StaticHandler whose directory is opened
+// here: a missing directory is an error now, not at the first request.
+// Each call opens the directories anew; the handlers are not closed by
+// the Server yet, so a Reload leaves the old ones' descriptors to the
+// garbage collector (os.Root closes on finalization).
 //
 // Every server block shares the listeners: its routes are matched by its
 // server_name (any host when it has none) on every listen address.
@@ -41,6 +48,7 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 	var opts []Option
 	var errs []error
 	var listen []string
+	var statics []*StaticHandler // root routes' handlers, closed on error
 	for _, u := range c.Upstreams {
 		up := Upstream{
 			Name:      u.Name,
@@ -99,8 +107,18 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 			hosts = []string{""}
 		}
 		for _, r := range sv.Routes {
-			if r.Upstream == "" {
-				errs = append(errs, fmt.Errorf("%s: route %s: only upstream routes are available in this version (root, fastcgi_pass and uwsgi_pass are not)", r.Pos, r.Prefix))
+			var handler http.Handler
+			switch {
+			case r.Root != "":
+				sh, err := StaticFiles(r.Root, StaticConfig{Prefix: r.Prefix, Index: r.Index})
+				if err != nil {
+					errs = append(errs, fmt.Errorf("%s: route %s: %w", r.Pos, r.Prefix, err))
+					continue
+				}
+				statics = append(statics, sh)
+				handler = sh
+			case r.Upstream == "":
+				errs = append(errs, fmt.Errorf("%s: route %s: only upstream and root routes are available in this version (fastcgi_pass and uwsgi_pass are not)", r.Pos, r.Prefix))
 				continue
 			}
 			timeout := r.Timeouts.Request
@@ -112,6 +130,8 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 					Host:               h,
 					Path:               r.Prefix,
 					Upstream:           r.Upstream,
+					Handler:            handler,
+					owned:              handler != nil,
 					AddHeaders:         headers(r.AddHeaders),
 					AddResponseHeaders: headers(r.AddResponseHeaders),
 					Timeout:            timeout,
@@ -121,6 +141,9 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 		}
 	}
 	if len(errs) > 0 {
+		for _, sh := range statics {
+			sh.Close()
+		}
 		return nil, errors.Join(errs...)
 	}
 	t.Shutdown = c.ShutdownTimeout

@@ -103,6 +103,11 @@ type Route struct {
 	// MaxBodyBytes, if not 0, replaces the Server's body limit for this
 	// route; negative means no limit.
 	MaxBodyBytes int64
+
+	// owned is set by ConfigOptions on the routes whose Handler it built:
+	// the Server closes such a Handler (an io.Closer) when it retires the
+	// configuration holding it.
+	owned bool
 }
 
 // Timeouts bound every wait of the proxy. A zero field keeps its default.

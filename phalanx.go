@@ -5,6 +5,7 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net"
 	"net/http"
@@ -70,6 +71,12 @@ func New(opts ...Option) (*Server, error) {
 	for _, o := range opts {
 		o.apply(&c)
 	}
+	started := false
+	defer func() {
+		if !started {
+			closeOwned(c.routes)
+		}
+	}()
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("phalanx: %w", err)
 	}
@@ -111,6 +118,7 @@ func New(opts ...Option) (*Server, error) {
 		u.pool.Start(context.Background())
 	}
 	s.state.Store(snap)
+	started = true
 	return s, nil
 }
 
@@ -486,6 +494,12 @@ func (s *Server) Reload(opts ...Option) error {
 	for _, o := range opts {
 		o.apply(&c)
 	}
+	started := false
+	defer func() {
+		if !started {
+			closeOwned(c.routes)
+		}
+	}()
 	if err := c.validate(); err != nil {
 		return fmt.Errorf("phalanx: reload: %w", err)
 	}
@@ -523,6 +537,7 @@ func (s *Server) Reload(opts ...Option) error {
 	if s.unknown != nil {
 		s.unknown.setPool(snap.upstreams[s.cfg.unknownTCP].pool)
 	}
+	started = true
 	s.retire(old, snap)
 	s.logger.Info("configuration reloaded", "upstreams", len(snap.upstreams))
 	return nil
@@ -553,6 +568,42 @@ func (s *Server) retire(old, next *snapshot) {
 		if next != nil && len(drop) > 0 {
 			s.bg.Add(1)
 			go s.closeWhenIdle(u, drop)
+		}
+	}
+	switch {
+	case next == nil:
+		closeOwned(old.cfg.routes)
+	case slices.ContainsFunc(old.cfg.routes, func(r Route) bool { return r.owned }):
+		s.bg.Add(1)
+		go s.closeOwnedLater(old.cfg.routes)
+	}
+}
+
+// retireGrace is how long the handlers of a retired configuration stay
+// open after a Reload: a request that loaded the old snapshot just before
+// the swap reaches its handler within microseconds. Requests already in a
+// handler are safe anyway (os.Root finishes the operations in progress,
+// and files already opened stay open).
+const retireGrace = time.Second
+
+// closeOwnedLater closes routes' owned handlers after retireGrace, or at
+// once when the Server is released.
+func (s *Server) closeOwnedLater(routes []Route) {
+	defer s.bg.Done()
+	t := time.NewTimer(retireGrace)
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-s.done:
+	}
+	closeOwned(routes)
+}
+
+// closeOwned closes the handlers ConfigOptions built for routes.
+func closeOwned(routes []Route) {
+	for _, r := range routes {
+		if c, ok := r.Handler.(io.Closer); ok && r.owned {
+			c.Close()
 		}
 	}
 }
