@@ -9,6 +9,7 @@ import (
 
 	"github.com/phalanx-lb/phalanx/confparse"
 	"github.com/phalanx-lb/phalanx/limiter"
+	"github.com/phalanx-lb/phalanx/uwsgi"
 )
 
 // LoadConfig reads a phalanx.conf file and returns the options it
@@ -30,7 +31,7 @@ func LoadConfig(path string, logger *slog.Logger) ([]Option, *confparse.Config, 
 // embedding program can run from a phalanx.conf as phalanxd does. Settings
 // this version parses but does not act on yet are reported through logger
 // (nil: slog.Default()); settings it cannot honour safely, such as
-// FastCGI and uwsgi routes, are errors rather than being served some
+// FastCGI routes, are errors rather than being served some
 // other way.
 //
 // A root route is served by a StaticHandler whose directory is opened
@@ -117,8 +118,15 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 				}
 				statics = append(statics, sh)
 				handler = sh
+			case r.UwsgiPass != "":
+				handler = &uwsgi.Handler{
+					Addr:     r.UwsgiPass, // "host:port" or "unix:/path"
+					Params:   params(r.UwsgiParams, func(h confparse.Header) uwsgi.Param { return uwsgi.Param{Name: h.Name, Value: h.Value} }),
+					Timeouts: uwsgi.Timeouts{Dial: sv.Timeouts.UpstreamConnect, Read: sv.Timeouts.UpstreamHeader}, // 0 keeps uwsgi's defaults
+					Logger:   logger,
+				}
 			case r.Upstream == "":
-				errs = append(errs, fmt.Errorf("%s: route %s: only upstream and root routes are available in this version (fastcgi_pass and uwsgi_pass are not)", r.Pos, r.Prefix))
+				errs = append(errs, fmt.Errorf("%s: route %s: fastcgi_pass routes are not available in this version", r.Pos, r.Prefix))
 				continue
 			}
 			timeout := r.Timeouts.Request
@@ -171,9 +179,14 @@ func bodyLimit(n int64) int64 {
 }
 
 func headers(hs []confparse.Header) []Header {
-	out := make([]Header, len(hs))
+	return params(hs, func(h confparse.Header) Header { return Header{Name: h.Name, Value: h.Value} })
+}
+
+// params converts a route's NAME VALUE directives for a handler package.
+func params[T any](hs []confparse.Header, conv func(confparse.Header) T) []T {
+	out := make([]T, len(hs))
 	for i, h := range hs {
-		out[i] = Header{Name: h.Name, Value: h.Value}
+		out[i] = conv(h)
 	}
 	return out
 }

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
@@ -125,4 +126,30 @@ http {
 	if got := statuses(t, c, url+"/", 4); count(got, 200) != 2 || count(got, 429) != 2 {
 		t.Errorf("4 requests at rate_limit_burst 2 = %v, want 2 x 200 then 2 x 429", got)
 	}
+}
+
+func TestConfigUwsgiRoute(t *testing.T) {
+	conf := `
+tcp_bind off;
+http {
+    server {
+        listen 127.0.0.1:0;
+        route /app { uwsgi_pass unix:/run/app.sock; uwsgi_param UWSGI_SCHEME https; }
+    }
+}
+`
+	path := filepath.Join(t.TempDir(), "phalanx.conf")
+	require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
+	opts, _, err := phalanx.LoadConfig(path, discard())
+	require.NoError(t, err)
+	srv, err := phalanx.New(append(opts, phalanx.WithLogger(discard()))...)
+	require.NoError(t, err)
+	// The socket does not exist: the route is served by the uwsgi handler,
+	// which answers 502.
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/app/x", nil))
+	if rec.Code != http.StatusBadGateway {
+		t.Errorf("GET /app/x to a missing uwsgi socket = %d, want 502", rec.Code)
+	}
+	srv.Close()
 }
