@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/phalanx-lb/phalanx/confparse"
+	"github.com/phalanx-lb/phalanx/fcgi"
 	"github.com/phalanx-lb/phalanx/limiter"
 	"github.com/phalanx-lb/phalanx/uwsgi"
 )
@@ -30,9 +31,7 @@ func LoadConfig(path string, logger *slog.Logger) ([]Option, *confparse.Config, 
 // ConfigOptions maps a validated Config to Server options, so that an
 // embedding program can run from a phalanx.conf as phalanxd does. Settings
 // this version parses but does not act on yet are reported through logger
-// (nil: slog.Default()); settings it cannot honour safely, such as
-// FastCGI routes, are errors rather than being served some
-// other way.
+// (nil: slog.Default()).
 //
 // A root route is served by a StaticHandler whose directory is opened
 // here: a missing directory is an error now, not at the first request.
@@ -110,6 +109,20 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 		for _, r := range sv.Routes {
 			var handler http.Handler
 			switch {
+			case r.FastCGIPass != "": // before root, which is then its document root
+				fh := &fcgi.Handler{
+					Addr:     r.FastCGIPass, // "host:port" or "unix:/path"
+					Root:     r.Root,
+					Index:    r.FastCGIIndex,
+					Params:   params(r.FastCGIParams, func(h confparse.Header) fcgi.Param { return fcgi.Param{Name: h.Name, Value: h.Value} }),
+					Timeouts: fcgi.Timeouts{Dial: sv.Timeouts.UpstreamConnect, Read: sv.Timeouts.UpstreamHeader}, // 0 keeps fcgi's defaults
+					Logger:   logger,
+				}
+				if err := fh.Validate(); err != nil {
+					errs = append(errs, fmt.Errorf("%s: route %s: %w (add root DIR; to the route)", r.Pos, r.Prefix, err))
+					continue
+				}
+				handler = fh
 			case r.Root != "":
 				sh, err := StaticFiles(r.Root, StaticConfig{Prefix: r.Prefix, Index: r.Index})
 				if err != nil {
@@ -125,9 +138,6 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 					Timeouts: uwsgi.Timeouts{Dial: sv.Timeouts.UpstreamConnect, Read: sv.Timeouts.UpstreamHeader}, // 0 keeps uwsgi's defaults
 					Logger:   logger,
 				}
-			case r.Upstream == "":
-				errs = append(errs, fmt.Errorf("%s: route %s: fastcgi_pass routes are not available in this version", r.Pos, r.Prefix))
-				continue
 			}
 			timeout := r.Timeouts.Request
 			if timeout == 0 {

@@ -153,3 +153,32 @@ http {
 	}
 	srv.Close()
 }
+
+func TestConfigFastCGIRoute(t *testing.T) {
+	docroot := t.TempDir()
+	require.NoError(t, os.MkdirAll(filepath.Join(docroot, "php"), 0o755))
+	require.NoError(t, os.WriteFile(filepath.Join(docroot, "php", "index.php"), []byte("<?php echo 1;"), 0o644))
+	conf := fmt.Sprintf(`
+tcp_bind off;
+http {
+    server {
+        listen 127.0.0.1:0;
+        route /php { fastcgi_pass unix:/run/missing-fpm.sock; root %s; fastcgi_param APP_ENV prod; }
+    }
+}
+`, docroot)
+	path := filepath.Join(t.TempDir(), "phalanx.conf")
+	require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
+	opts, _, err := phalanx.LoadConfig(path, discard())
+	require.NoError(t, err)
+	srv, err := phalanx.New(append(opts, phalanx.WithLogger(discard()))...)
+	require.NoError(t, err)
+	// The socket does not exist: the route is served by the FastCGI
+	// handler, which answers 502.
+	rec := httptest.NewRecorder()
+	srv.Handler().ServeHTTP(rec, httptest.NewRequest("GET", "/php/index.php", nil))
+	if rec.Code != http.StatusBadGateway {
+		t.Errorf("GET /php/index.php to a missing FastCGI socket = %d %q, want 502", rec.Code, rec.Body.String())
+	}
+	srv.Close()
+}

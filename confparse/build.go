@@ -83,7 +83,8 @@ package confparse
 //     without its own client_max_body_size gets the server's value, so a
 //     route's 0 also means "no limit".
 //   - A route has exactly one action: upstream, root, fastcgi_pass or
-//     uwsgi_pass. index goes only with root, fastcgi_param and
+//     uwsgi_pass (beside fastcgi_pass, root is the document root). index
+//     goes only with root, fastcgi_param and
 //     fastcgi_index only with fastcgi_pass, uwsgi_param only with
 //     uwsgi_pass. Index and FastCGIIndex get their defaults only in routes
 //     of that kind.
@@ -891,6 +892,11 @@ func (b *builder) route(d *Directive, s *Server) Route {
 	if !bodySize {
 		r.ClientMaxBodySize = s.ClientMaxBodySize
 	}
+	if r.FastCGIPass != "" {
+		// Beside fastcgi_pass, root is the scripts' document root, as in
+		// nginx, not an action of its own.
+		actions = slices.DeleteFunc(actions, func(a *Directive) bool { return a.Name == "root" })
+	}
 	switch len(actions) {
 	case 0:
 		// An unknown or malformed directive may have been meant as the
@@ -924,7 +930,7 @@ func (b *builder) route(d *Directive, s *Server) Route {
 			b.errorf(n.Pos, "%q works only with %q in the same route; add %s or remove this line", n.Name, want, byBlock[routeBlock][want].usage)
 		}
 	}
-	if r.Root != "" && r.Index == nil {
+	if r.Root != "" && r.Index == nil && r.FastCGIPass == "" {
 		r.Index = []string{defaultIndex}
 	}
 	if r.FastCGIPass != "" && r.FastCGIIndex == "" {

@@ -610,3 +610,15 @@ func TestUnknownProtocolUpstream(t *testing.T) {
 		t.Errorf("LoadBytes(undefined unknown_protocol_upstream) error = %v, want %s", err, want)
 	}
 }
+
+func TestFastCGIRouteRoot(t *testing.T) {
+	src := "http { server { route /php { fastcgi_pass 127.0.0.1:9000; root /var/www; } } }\n"
+	c, err := confparse.LoadBytes("phalanx.conf", []byte(src))
+	if err != nil {
+		t.Fatalf("LoadBytes(fastcgi_pass with root) error = %v, want none: root is the document root there", err)
+	}
+	r := c.Servers[0].Routes[0]
+	if r.Root != "/var/www" || r.FastCGIPass != "127.0.0.1:9000" || r.Index != nil || r.FastCGIIndex != "index.php" {
+		t.Errorf("route = root %q pass %q index %q fastcgi_index %q, want /var/www, 127.0.0.1:9000, none, index.php", r.Root, r.FastCGIPass, r.Index, r.FastCGIIndex)
+	}
+}

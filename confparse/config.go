@@ -133,7 +133,7 @@ type Route struct {
 
 	Upstream string // "upstream NAME;"
 
-	Root  string   // "root DIR;"
+	Root  string   // "root DIR;"; beside fastcgi_pass, the scripts' document root
 	Index []string // "index FILES...;", default index.html
 
 	FastCGIPass   string   // "fastcgi_pass ADDR;" (host:port or unix:/path)
