@@ -67,10 +67,7 @@ type snapshot struct {
 // running. Call Shutdown (or Close) to stop them, even when the Server is
 // only used through Handler.
 func New(opts ...Option) (*Server, error) {
-	c := defaultConfig()
-	for _, o := range opts {
-		o.apply(&c)
-	}
+	c := newConfig(opts)
 	started := false
 	defer func() {
 		if !started {
@@ -120,6 +117,15 @@ func New(opts ...Option) (*Server, error) {
 	s.state.Store(snap)
 	started = true
 	return s, nil
+}
+
+// newConfig applies opts, in order, to the defaults.
+func newConfig(opts []Option) config {
+	c := defaultConfig()
+	for _, o := range opts {
+		o.apply(&c)
+	}
+	return c
 }
 
 func (c *config) validate() error {
@@ -490,10 +496,7 @@ func (s *Server) closeMuxes() {
 // The listen addresses and the client header and idle timeouts belong to
 // the listeners: changes to them are logged and wait for a restart.
 func (s *Server) Reload(opts ...Option) error {
-	c := defaultConfig()
-	for _, o := range opts {
-		o.apply(&c)
-	}
+	c := newConfig(opts)
 	started := false
 	defer func() {
 		if !started {
