@@ -2,7 +2,6 @@ package phalanx_test
 
 import (
 	"bufio"
-	"bytes"
 	"crypto/md5"
 	"encoding/hex"
 	"encoding/json"
@@ -93,7 +92,7 @@ type fpm struct {
 	dir  string
 	cmd  *exec.Cmd
 	done chan struct{} // closed when the process exits
-	out  syncBuffer    // its stdout and stderr
+	out  logSink       // its stdout and stderr
 }
 
 // needPHPFPM returns the path of php-fpm: on PATH, or Debian's
@@ -202,24 +201,6 @@ func (f *fpm) kill() {
 func (f *fpm) output() string {
 	log, _ := os.ReadFile(filepath.Join(f.dir, "fpm.log"))
 	return f.out.String() + string(log)
-}
-
-// syncBuffer collects the process's two output streams.
-type syncBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.buf.String()
 }
 
 // fpmProxy starts a Server whose every route is a fcgi.Handler for f,

@@ -18,7 +18,6 @@ import (
 	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -89,30 +88,12 @@ def application(environ, start_response):
     return [b'not found\n']
 `
 
-// uwsgiOutput collects uWSGI's log.
-type uwsgiOutput struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (o *uwsgiOutput) Write(p []byte) (int, error) {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.Write(p)
-}
-
-func (o *uwsgiOutput) String() string {
-	o.mu.Lock()
-	defer o.mu.Unlock()
-	return o.b.String()
-}
-
 // uwsgiServer is a uWSGI process group serving uwsgiAppPy.
 type uwsgiServer struct {
 	addr   string // host:port, or "unix:" and a socket path
 	dir    string // holds app.py; markers go here too
 	cmd    *exec.Cmd
-	out    *uwsgiOutput
+	out    *logSink
 	exited chan struct{}
 }
 
@@ -150,7 +131,7 @@ func startUWSGI(t *testing.T, unix bool) *uwsgiServer {
 			l.Close()
 			addr = socket
 		}
-		s := &uwsgiServer{addr: addr, dir: dir, out: &uwsgiOutput{}, exited: make(chan struct{})}
+		s := &uwsgiServer{addr: addr, dir: dir, out: &logSink{}, exited: make(chan struct{})}
 		s.cmd = exec.Command(bin,
 			"--plugin", "python3",
 			"--uwsgi-socket", socket,
