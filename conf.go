@@ -170,7 +170,7 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 		opts = append(opts, WithUnknownProtocols(c.UnknownProtocolUpstream))
 	}
 	if c.TCPBind != "" {
-		opts = append(opts, WithTCPProxy(TCPProxy{Listen: c.TCPBind, Upstream: c.TCPUpstream}))
+		opts = append(opts, WithTCPProxy(TCPProxy{Listen: c.TCPBind, Upstream: c.TCPUpstream, SendProxy: c.TCPProxyProtocol}))
 	}
 	if len(listen) > 0 {
 		opts = append(opts, WithListen(listen...))

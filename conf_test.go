@@ -1,16 +1,21 @@
 package phalanx_test
 
 import (
+	"bufio"
+	"context"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/phalanx-lb/phalanx"
+	"github.com/phalanx-lb/phalanx/sniff"
 	"github.com/stretchr/testify/require"
 )
 
@@ -181,4 +186,64 @@ http {
 		t.Errorf("GET /php/index.php to a missing FastCGI socket = %d %q, want 502", rec.Code, rec.Body.String())
 	}
 	srv.Close()
+}
+
+// TestConfigTCPProxyProtocol runs the TCP port from a config file with
+// tcp_proxy_protocol v1: the backend reads the client's address from the
+// PROXY header.
+func TestConfigTCPProxyProtocol(t *testing.T) {
+	checkNoLeaks(t)
+	be, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	defer be.Close()
+	go func() {
+		c, err := be.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(5 * time.Second))
+		h, err := sniff.ReadProxyHeader(bufio.NewReader(c))
+		if err != nil {
+			fmt.Fprintf(c, "error: %v", err)
+			return
+		}
+		fmt.Fprintf(c, "v%d from %s", h.Version, h.Source.Addr())
+	}()
+	tcpAddr := freeAddr(t)
+	conf := fmt.Sprintf(`
+tcp_bind %s;
+tcp_upstream db;
+tcp_proxy_protocol v1;
+upstream db { server %s; health_check interval=1h; }
+http { server { listen %s; route / { upstream db; } } }
+`, tcpAddr, be.Addr(), freeAddr(t))
+	path := filepath.Join(t.TempDir(), "phalanx.conf")
+	require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
+	opts, _, err := phalanx.LoadConfig(path, discard())
+	require.NoError(t, err)
+	srv, err := phalanx.New(append(opts, phalanx.WithLogger(discard()))...)
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- srv.ListenAndServe(ctx) }()
+	defer func() {
+		cancel()
+		select {
+		case <-served:
+		case <-time.After(5 * time.Second):
+			t.Error("ListenAndServe did not return")
+		}
+	}()
+	var c net.Conn
+	eventually(t, 5*time.Second, "the TCP port", func() bool {
+		c, err = net.DialTimeout("tcp", tcpAddr, time.Second)
+		return err == nil
+	})
+	defer c.Close()
+	c.SetDeadline(time.Now().Add(5 * time.Second))
+	got, _ := io.ReadAll(c)
+	if string(got) != "v1 from 127.0.0.1" {
+		t.Errorf("backend saw %q, want \"v1 from 127.0.0.1\"", got)
+	}
 }

@@ -11,6 +11,7 @@ package confparse
 //	admin_bind ADDR;               main                 127.0.0.1:9090    admin_bind 127.0.0.1:9090;
 //	tcp_bind ADDR|off;             main                 0.0.0.0:5000      tcp_bind off;
 //	tcp_upstream NAME;             main                 default           tcp_upstream db;
+//	tcp_proxy_protocol v1|v2|off;  main                 off               tcp_proxy_protocol v2;
 //	unknown_protocol_upstream NAME; main                closed            unknown_protocol_upstream ssh;
 //	shutdown_timeout D;            main                 30s               shutdown_timeout 1m;
 //	upstream NAME { ... }          main, http           -                 upstream app { server 10.0.0.1:8000; }
@@ -351,6 +352,15 @@ func (b *builder) main(ds []*Directive) *Config {
 				cfg.TCPBind = ""
 			} else if a, ok := b.bind(d.Args[0], d.Name); ok {
 				cfg.TCPBind = a
+			}
+		case "tcp_proxy_protocol":
+			switch v := d.Args[0].Value; v {
+			case "v1", "v2":
+				cfg.TCPProxyProtocol = int(v[1] - '0')
+			case "off":
+				cfg.TCPProxyProtocol = 0
+			default:
+				b.errorf(d.Args[0].Pos, "invalid value %q for %q: use v1, v2 or off", v, d.Name)
 			}
 		case "unknown_protocol_upstream":
 			if b.nonEmpty(d.Args[0], d.Name, "default") {

@@ -622,3 +622,23 @@ func TestFastCGIRouteRoot(t *testing.T) {
 		t.Errorf("route = root %q pass %q index %q fastcgi_index %q, want /var/www, 127.0.0.1:9000, none, index.php", r.Root, r.FastCGIPass, r.Index, r.FastCGIIndex)
 	}
 }
+
+func TestTCPProxyProtocol(t *testing.T) {
+	for _, tc := range []struct {
+		src  string
+		want int
+	}{{"", 0}, {"tcp_proxy_protocol v1;", 1}, {"tcp_proxy_protocol v2;", 2}, {"tcp_proxy_protocol off;", 0}} {
+		c, err := confparse.LoadBytes("phalanx.conf", []byte(tc.src+"\nupstream default { server 127.0.0.1:1; }\n"))
+		if err != nil {
+			t.Fatalf("LoadBytes(%q) error = %v", tc.src, err)
+		}
+		if c.TCPProxyProtocol != tc.want {
+			t.Errorf("LoadBytes(%q).TCPProxyProtocol = %d, want %d", tc.src, c.TCPProxyProtocol, tc.want)
+		}
+	}
+	_, err := confparse.LoadBytes("phalanx.conf", []byte("tcp_proxy_protocol 3;\n"))
+	want := `phalanx.conf:1:20: invalid value "3" for "tcp_proxy_protocol": use v1, v2 or off`
+	if err == nil || err.Error() != want {
+		t.Errorf("LoadBytes(tcp_proxy_protocol 3) error = %v, want %s", err, want)
+	}
+}

@@ -20,6 +20,10 @@ type Config struct {
 	// TCPUpstream is the pool the TCP proxy uses ("tcp_upstream NAME;",
 	// default "default").
 	TCPUpstream string
+	// TCPProxyProtocol, if 1 or 2, sends a PROXY protocol header of that
+	// version to TCP backends with the client's address
+	// ("tcp_proxy_protocol v1|v2|off;", default off).
+	TCPProxyProtocol int
 	// UnknownProtocolUpstream, if set, is the pool that connections on the
 	// HTTP ports which are neither HTTP nor TLS are relayed to as raw TCP
 	// ("unknown_protocol_upstream NAME;"); by default they are closed.

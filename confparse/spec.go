@@ -59,6 +59,7 @@ var specs = []spec{
 	{name: "admin_bind", usage: "admin_bind ADDR;", min: 1, max: 1, in: []block{mainBlock}},
 	{name: "tcp_bind", usage: "tcp_bind ADDR|off;", min: 1, max: 1, in: []block{mainBlock}},
 	{name: "tcp_upstream", usage: "tcp_upstream NAME;", min: 1, max: 1, in: []block{mainBlock}},
+	{name: "tcp_proxy_protocol", usage: "tcp_proxy_protocol v1|v2|off;", min: 1, max: 1, in: []block{mainBlock}},
 	{name: "unknown_protocol_upstream", usage: "unknown_protocol_upstream NAME;", min: 1, max: 1, in: []block{mainBlock}},
 	{name: "shutdown_timeout", usage: "shutdown_timeout D;", min: 1, max: 1, in: []block{mainBlock}},
 	{name: "http", usage: "http { ... }", block: true, repeat: true, in: []block{mainBlock}},
