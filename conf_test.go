@@ -28,7 +28,7 @@ func TestReferenceConfig(t *testing.T) {
 	if c.WorkerThreads != 8 {
 		t.Errorf("worker_threads = %d, want 8", c.WorkerThreads)
 	}
-	srv, err := phalanx.New(append(opts, phalanx.WithLogger(discard()))...)
+	srv, err := phalanx.New(opts...)
 	require.NoError(t, err)
 	srv.Close()
 }
@@ -61,11 +61,8 @@ http {
     }
 }
 `, hostOf(api), hostOf(web), hostOf(shop))
-	path := filepath.Join(t.TempDir(), "phalanx.conf")
-	require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
-	opts, _, err := phalanx.LoadConfig(path, discard())
-	require.NoError(t, err)
-	url, _ := startProxy(t, append(opts, phalanx.WithLogger(discard()))...)
+	opts := loadConf(t, conf)
+	url, _ := startProxy(t, opts...)
 	c := client(t)
 	tests := []struct {
 		host, path, body string
@@ -122,11 +119,8 @@ http {
     }
 }
 `, hostOf(be))
-	path := filepath.Join(t.TempDir(), "phalanx.conf")
-	require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
-	opts, _, err := phalanx.LoadConfig(path, discard())
-	require.NoError(t, err)
-	url, _ := startProxy(t, append(opts, phalanx.WithLogger(discard()))...)
+	opts := loadConf(t, conf)
+	url, _ := startProxy(t, opts...)
 	c, _ := clientFrom(t, "127.0.0.4")
 	if got := statuses(t, c, url+"/", 4); count(got, 200) != 2 || count(got, 429) != 2 {
 		t.Errorf("4 requests at rate_limit_burst 2 = %v, want 2 x 200 then 2 x 429", got)
@@ -143,11 +137,8 @@ http {
     }
 }
 `
-	path := filepath.Join(t.TempDir(), "phalanx.conf")
-	require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
-	opts, _, err := phalanx.LoadConfig(path, discard())
-	require.NoError(t, err)
-	srv, err := phalanx.New(append(opts, phalanx.WithLogger(discard()))...)
+	opts := loadConf(t, conf)
+	srv, err := phalanx.New(opts...)
 	require.NoError(t, err)
 	// The socket does not exist: the route is served by the uwsgi handler,
 	// which answers 502.
@@ -172,11 +163,8 @@ http {
     }
 }
 `, docroot)
-	path := filepath.Join(t.TempDir(), "phalanx.conf")
-	require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
-	opts, _, err := phalanx.LoadConfig(path, discard())
-	require.NoError(t, err)
-	srv, err := phalanx.New(append(opts, phalanx.WithLogger(discard()))...)
+	opts := loadConf(t, conf)
+	srv, err := phalanx.New(opts...)
 	require.NoError(t, err)
 	// The socket does not exist: the route is served by the FastCGI
 	// handler, which answers 502.
@@ -218,11 +206,8 @@ tcp_proxy_protocol v1;
 upstream db { server %s; health_check interval=1h; }
 http { server { listen %s; route / { upstream db; } } }
 `, tcpAddr, be.Addr(), freeAddr(t))
-	path := filepath.Join(t.TempDir(), "phalanx.conf")
-	require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
-	opts, _, err := phalanx.LoadConfig(path, discard())
-	require.NoError(t, err)
-	srv, err := phalanx.New(append(opts, phalanx.WithLogger(discard()))...)
+	opts := loadConf(t, conf)
+	srv, err := phalanx.New(opts...)
 	require.NoError(t, err)
 	ctx, cancel := context.WithCancel(context.Background())
 	served := make(chan error, 1)
@@ -246,4 +231,15 @@ http { server { listen %s; route / { upstream db; } } }
 	if string(got) != "v1 from 127.0.0.1" {
 		t.Errorf("backend saw %q, want \"v1 from 127.0.0.1\"", got)
 	}
+}
+
+// loadConf writes conf to a file and loads it as LoadConfig does for
+// phalanxd, with logs discarded.
+func loadConf(t *testing.T, conf string) []phalanx.Option {
+	t.Helper()
+	path := filepath.Join(t.TempDir(), "phalanx.conf")
+	require.NoError(t, os.WriteFile(path, []byte(conf), 0o644))
+	opts, _, err := phalanx.LoadConfig(path, discard())
+	require.NoError(t, err)
+	return append(opts, phalanx.WithLogger(discard()))
 }

@@ -53,17 +53,6 @@ ncpu=$(getconf _NPROCESSORS_ONLN)
 [[ $CONNS =~ ^[1-9][0-9]*$ ]] || die "CONNS must be a positive integer, got '$CONNS'"
 [[ $SIZE =~ ^[1-9][0-9]*$ ]] || die "SIZE must be a positive integer, got '$SIZE'"
 
-# secs DUR: wrk duration (10, 10s, 2m, 1h) to whole seconds.
-secs() {
-	local d=$1
-	case $d in
-	*[0-9]s) echo "${d%s}" ;;
-	*[0-9]m) echo $((${d%m} * 60)) ;;
-	*[0-9]h) echo $((${d%h} * 3600)) ;;
-	*[0-9]) echo "$d" ;;
-	*) die "bad duration '$d' (want e.g. 10s, 1m)" ;;
-	esac
-}
 dur_s=$(secs "$DURATION")
 warm_s=$(secs "$WARMUP")
 [[ $dur_s =~ ^[0-9]+$ && $warm_s =~ ^[0-9]+$ ]] || die "durations must be whole seconds/minutes/hours"
@@ -109,49 +98,6 @@ wait_file() {
 	die "$name did not serve /file.bin on 127.0.0.1:$port within 10 s"
 }
 
-# cpu_ticks PID: utime+stime of PID and its direct children, in clock
-# ticks. /proc/PID/stat covers all threads of a process. The fields after
-# the ")" that closes comm start at field 3 (state), so utime (14) and
-# stime (15) are the 12th and 13th of them.
-cpu_ticks() {
-	local total=0 p rest f
-	for p in "$1" $(pgrep -P "$1" || true); do
-		rest=$(<"/proc/$p/stat") 2>/dev/null || continue
-		rest=${rest##*) }
-		read -r -a f <<<"$rest"
-		total=$((total + f[11] + f[12]))
-	done
-	echo "$total"
-}
-
-# to_ms WRK_LATENCY: "850.00us" / "2.10ms" / "1.02s" / "2.00m" -> ms.
-to_ms() {
-	awk -v v="$1" 'BEGIN {
-		n = v + 0; u = v; sub(/^[0-9.]+/, "", u)
-		if (u == "us") n /= 1000; else if (u == "s") n *= 1000; else if (u == "m") n *= 60000
-		printf "%.2f", n
-	}'
-}
-
-# run_wrk OUTFILE SECS ARGS...: wrk pinned to LOAD_CPU, killed if still
-# running 30 s after its SECS-long run should have ended. It runs in the
-# background and the script waits for it, because bash defers a trap
-# until a foreground command ends but runs it at once during wait: Ctrl-C
-# or SIGTERM stops everything without waiting for the run to end.
-run_wrk() {
-	local out=$1 limit=$(($2 + 30)) p rc=0
-	shift 2
-	timeout -k 5 "$limit" taskset -c "$LOAD_CPU" wrk "$@" >"$out" 2>&1 &
-	p=$!
-	PIDS+=("$p")
-	wait "$p" || rc=$?
-	forget_pid "$p"
-	((rc == 0)) || {
-		sed 's/^/    /' "$out" >&2
-		die "wrk exited with status $rc"
-	}
-}
-
 # bench NAME PID PORT: warm-up, measured wrk run; appends a result row:
 # name, requests/s, MiB/s, p99 ms, CPU µs/request, server CPU %,
 # requests, errors.
@@ -185,20 +131,6 @@ bench() {
 		-v dc=$((c1 - c0)) -v hz="$clk_tck" -v reqs="$reqs" -v t0="$t0" -v t1="$t1" -v e="$errs" \
 		'BEGIN { cpu = dc / hz
 			printf "%s\t%.0f\t%.0f\t%s\t%.2f\t%.0f\t%d\t%d", n, rps, rps * size / 1048576, p99, cpu * 1e6 / reqs, 100 * cpu / (t1 - t0), reqs, e }')")
-}
-
-# busy_pct: share of all CPUs busy over the next second, from /proc/stat.
-busy_pct() {
-	local a b
-	a=$(head -n 1 /proc/stat)
-	sleep 1
-	b=$(head -n 1 /proc/stat)
-	awk -v a="$a" -v b="$b" 'BEGIN {
-		n = split(a, x); split(b, y); tot = 0
-		for (i = 2; i <= n; i++) tot += y[i] - x[i]
-		idle = (y[5] - x[5]) + (y[6] - x[6])
-		printf "%.0f", (tot > 0 ? 100 * (tot - idle) / tot : 0)
-	}'
 }
 
 # ---------------------------------------------------------------- run
