@@ -32,18 +32,20 @@ func ExampleKeyed() {
 		show("alice", alice, 0)
 	}
 	show("bob", bob, 0)
-	show("alice", alice, 500*time.Millisecond)
-	show("alice", alice, 500*time.Millisecond)
+	// Counted now: by 500ms bob's bucket has refilled, and a refilled
+	// bucket may be dropped by any later call that passes its shard.
 	fmt.Println("clients tracked:", k.Len())
+	show("alice", alice, 500*time.Millisecond)
+	show("alice", alice, 500*time.Millisecond)
 	// Output:
 	// alice at 0s: allowed
 	// alice at 0s: allowed
 	// alice at 0s: allowed
 	// alice at 0s: refused, retry after 500ms
 	// bob   at 0s: allowed
+	// clients tracked: 2
 	// alice at 500ms: allowed
 	// alice at 500ms: refused, retry after 500ms
-	// clients tracked: 2
 }
 
 // Middleware answers 429 with Retry-After once a client has spent its
