@@ -5,6 +5,7 @@ package lb_test
 import (
 	"fmt"
 	"testing"
+	"time"
 
 	"github.com/phalanx-lb/phalanx/lb"
 )
@@ -37,5 +38,26 @@ func TestPickAllocs(t *testing.T) {
 				})
 			}
 		}
+	}
+}
+
+// TestBanditPickDoneAllocs checks that a pick and its Done through the
+// default learning policy allocate nothing once every backend is known.
+func TestBanditPickDoneAllocs(t *testing.T) {
+	b, err := lb.Lookup(lb.AIPredictiveName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := b.(lb.Factory).NewBuilder().Build(newBackends(t, equalWeights(100)...))
+	o := lb.Outcome{Latency: time.Millisecond, Status: 200}
+	allocs := testing.AllocsPerRun(1000, func() {
+		res, err := p.Pick(lb.Request{})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Done(res.Backend, o)
+	})
+	if allocs != 0 {
+		t.Errorf("AllocsPerRun(Pick+Done) = %v, want 0", allocs)
 	}
 }

@@ -35,6 +35,11 @@
 //   - "random", Random: a random backend, chosen by weight.
 //   - "p2c", P2C: the less loaded of two random backends, the power of two
 //     choices (https://www.eecs.harvard.edu/~michaelm/postscripts/tpds2001.pdf).
+//   - "aipredictive": a learning policy of package bandit chooses, and
+//     learns from each request's outcome (latency, failure, timeout),
+//     which Result.Done reports back. NewBandit(policy) plugs in any
+//     bandit.Bandit, including one of your own; the registry's entry is a
+//     Factory that gives each pool the default policy of its own.
 //
 // Other packages add policies with Register in an init function, as
 // database/sql drivers do; a Builder can be any type, or a BuilderFunc.
@@ -63,9 +68,11 @@
 // concurrent use if their Rand is. Pickers, Backends and Pools are safe
 // for concurrent use (a Picker only if its Rand is); Backends and Pools
 // must not be copied. Pick never blocks, takes no lock, allocates nothing
-// and returns a Result whose Done is nil for every algorithm of this
-// package. The backends given to Build are the usable set, never empty;
-// the Picker keeps the slice and must not modify it.
+// and returns a Result whose Done is nil, for every algorithm of this
+// package but aipredictive, whose Pick and Done take the policy's lock
+// (the bandit policies allocate nothing either). The backends given to
+// Build are the usable set, never empty; the Picker keeps the slice and
+// must not modify it.
 //
 // # Configuration
 //
@@ -73,7 +80,8 @@
 //
 //	upstream NAME {
 //	    server ADDR [weight=N] [max_fails=N] [fail_timeout=D] [backup];
-//	    algorithm roundrobin|weightedroundrobin|leastconnections|iphash|random|p2c;
+//	    algorithm roundrobin|weightedroundrobin|leastconnections|iphash|random|p2c|aipredictive;
+//	    ai_algorithm adaptive|epsilon_greedy|ucb1|softmax|thompson_sampling|peak_ewma;
 //	    health_check interval=D timeout=D rise=N fall=N;
 //	    health_check_http PATH [status=N];
 //	    keepalive N;
@@ -82,7 +90,10 @@
 // server may be repeated; its options map to BackendConfig (as in nginx,
 // max_fails=0 disables passive checks, which is MaxFails: -1, since
 // MaxFails: 0 means 1). algorithm
-// names a registered Builder and defaults to roundrobin. health_check and
+// names a registered Builder and defaults to roundrobin; with
+// aipredictive, ai_algorithm and its knobs (see package bandit) choose
+// the policy, which the proxy keeps across reloads while they stay the
+// same. health_check and
 // health_check_http map to HealthCheck; keepalive, the number of idle
 // connections kept per backend, belongs to the proxy, not to this package.
 // For example:

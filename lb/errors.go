@@ -8,4 +8,7 @@ var (
 	ErrNoBackend = errors.New("lb: no backend available")
 	// ErrUnknownAlgorithm is returned by Lookup for a name nobody registered.
 	ErrUnknownAlgorithm = errors.New("lb: unknown algorithm")
+	// ErrPolicy is returned by Pick when a learning policy chose a backend
+	// it was not offered: a bug in the policy. The proxy answers 503.
+	ErrPolicy = errors.New("lb: policy error")
 )

@@ -145,6 +145,7 @@ func (p *Pool) checkLoop(ctx context.Context, b *Backend) {
 		if ctx.Err() != nil {
 			return // a probe cut short by Close proves nothing
 		}
+		p.event(Event{Kind: Checked, Backend: b, Check: "active", Err: err})
 		up := b.activeUp.Load() // only this loop changes it
 		if flip, cause := c.record(up, err); flip {
 			p.setActiveUp(b, !up, cause)

@@ -39,11 +39,18 @@ type Outcome struct {
 	// ConnFailed reports that no response came back because the connection
 	// to the backend failed (refused, reset, timed out).
 	ConnFailed bool
+	// TimedOut reports that the backend did not answer in time (ConnFailed
+	// is then set too); Latency is the time waited.
+	TimedOut bool
+	// Canceled reports that the request ended without telling anything
+	// about the backend: it was never sent, or the client went away or
+	// broke its body off first. It only ends the in-flight count.
+	Canceled bool
 }
 
 // Failed reports whether o counts against the backend's health: a
-// connection failure or a 5xx status.
-func (o Outcome) Failed() bool { return o.ConnFailed || o.Status >= 500 }
+// connection failure or a 5xx status, unless the request was canceled.
+func (o Outcome) Failed() bool { return !o.Canceled && (o.ConnFailed || o.Status >= 500) }
 
 // Result is a Picker's choice.
 type Result struct {
@@ -265,6 +272,9 @@ func (b *Backend) Start() {
 // passive health marking.
 func (b *Backend) Finish(o Outcome) {
 	b.inflight.Add(-1)
+	if o.Canceled {
+		return
+	}
 	if !o.Failed() {
 		b.consec.Store(0)
 		return

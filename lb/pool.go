@@ -19,6 +19,48 @@ type PoolConfig struct {
 	Health HealthCheck
 	// Logger receives health transitions; nil means slog.Default().
 	Logger *slog.Logger
+	// OnEvent, if not nil, is told of every health check and every
+	// transition, for metrics. It is called synchronously from the health
+	// checkers and from requests that trip passive marking, sometimes
+	// with the pool's lock held: it must be quick and must not call back
+	// into the Pool.
+	OnEvent func(Event)
+}
+
+// Event is something that happened to a backend's health.
+type Event struct {
+	Kind    EventKind
+	Backend *Backend
+	// Check is "active" or "passive": what saw the change (for Checked,
+	// always "active").
+	Check string
+	// Err is the probe's failure, nil if it passed (Checked only).
+	Err error
+}
+
+// EventKind tells Events apart.
+type EventKind int
+
+const (
+	// Checked: an active health probe ran.
+	Checked EventKind = iota
+	// WentDown: the backend stopped getting traffic.
+	WentDown
+	// CameUp: the backend gets traffic again.
+	CameUp
+)
+
+// String returns "checked", "down" or "up".
+func (k EventKind) String() string {
+	switch k {
+	case Checked:
+		return "checked"
+	case WentDown:
+		return "down"
+	case CameUp:
+		return "up"
+	}
+	return "unknown"
 }
 
 // Pool is a named set of backends with a Picker over the usable ones. The
@@ -32,6 +74,7 @@ type Pool struct {
 	builder  Builder
 	health   HealthCheck
 	logger   *slog.Logger
+	onEvent  func(Event)
 	picker   atomic.Pointer[pickerBox]
 
 	// mu protects timers, closed, cancel and serialises rebuilds.
@@ -56,6 +99,9 @@ func NewPool(name string, backends []*Backend, c PoolConfig) (*Pool, error) {
 	if c.Builder == nil {
 		c.Builder = RoundRobin{}
 	}
+	if f, ok := c.Builder.(Factory); ok {
+		c.Builder = f.NewBuilder()
+	}
 	if c.Logger == nil {
 		c.Logger = slog.Default()
 	}
@@ -79,6 +125,7 @@ func NewPool(name string, backends []*Backend, c PoolConfig) (*Pool, error) {
 		builder:  c.Builder,
 		health:   h,
 		logger:   c.Logger,
+		onEvent:  c.OnEvent,
 		timers:   make(map[*Backend]*time.Timer),
 	}
 	for _, b := range p.backends {
@@ -99,6 +146,10 @@ func NewPool(name string, backends []*Backend, c PoolConfig) (*Pool, error) {
 
 // Name returns the pool's name.
 func (p *Pool) Name() string { return p.name }
+
+// Builder returns the Builder the pool makes its Pickers with (for a
+// Factory, the Builder its NewBuilder returned).
+func (p *Pool) Builder() Builder { return p.builder }
 
 // Backends returns every backend of the pool, usable or not. The slice must
 // not be modified.
@@ -147,14 +198,19 @@ func (p *Pool) setActiveUp(b *Backend, up bool, cause string) {
 	if p.closed || b.activeUp.Load() == up {
 		return
 	}
+	wasHealthy := b.healthyAt(time.Now())
 	b.activeUp.Store(up)
 	switch {
 	case up && !b.healthyAt(time.Now()):
 		p.logger.Info("backend passes active checks but is still cooling down", "pool", p.name, "backend", b.addr, "cause", cause)
 	case up:
 		p.logger.Info("backend up", "pool", p.name, "backend", b.addr, "check", "active", "cause", cause)
+		p.event(Event{Kind: CameUp, Backend: b, Check: "active"})
 	default:
 		p.logger.Warn("backend down", "pool", p.name, "backend", b.addr, "check", "active", "cause", cause)
+		if wasHealthy {
+			p.event(Event{Kind: WentDown, Backend: b, Check: "active"})
+		}
 	}
 	p.rebuildLocked()
 }
@@ -170,6 +226,7 @@ func (p *Pool) passiveDown(b *Backend, d time.Duration) {
 	if b.activeUp.Load() { // else active checks already took it out
 		p.logger.Warn("backend down", "pool", p.name, "backend", b.addr, "check", "passive",
 			"cause", fmt.Sprintf("%d consecutive failed requests", b.maxFails), "cooldown", d)
+		p.event(Event{Kind: WentDown, Backend: b, Check: "passive"})
 	}
 	p.rebuildLocked()
 	p.endCoolDownLocked(b, d)
@@ -192,10 +249,18 @@ func (p *Pool) endCoolDownLocked(b *Backend, d time.Duration) {
 		delete(p.timers, b)
 		if b.activeUp.Load() {
 			p.logger.Info("backend up", "pool", p.name, "backend", b.addr, "check", "passive", "cause", "cool-down over")
+			p.event(Event{Kind: CameUp, Backend: b, Check: "passive"})
 		}
 		p.rebuildLocked()
 	})
 	p.timers[b] = t
+}
+
+// event reports e to the OnEvent hook, if any.
+func (p *Pool) event(e Event) {
+	if p.onEvent != nil {
+		p.onEvent(e)
+	}
 }
 
 // Start begins active health checks, one goroutine per backend with at

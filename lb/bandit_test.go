@@ -1,0 +1,138 @@
+package lb_test
+
+import (
+	"errors"
+	"slices"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/phalanx-lb/phalanx/bandit"
+	"github.com/phalanx-lb/phalanx/lb"
+)
+
+// scripted is a bandit.Bandit that chooses the candidate at index pick
+// (or the arm wrong, if set) and records what it is told.
+type scripted struct {
+	mu         sync.Mutex
+	pick       int
+	wrong      int
+	candidates [][]int
+	observed   map[int][]bandit.Outcome
+}
+
+func (s *scripted) Choose(c []int, now time.Time) int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.candidates = append(s.candidates, slices.Clone(c))
+	if s.wrong != 0 {
+		return s.wrong
+	}
+	return c[s.pick%len(c)]
+}
+
+func (s *scripted) Observe(arm int, o bandit.Outcome, now time.Time) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.observed == nil {
+		s.observed = map[int][]bandit.Outcome{}
+	}
+	s.observed[arm] = append(s.observed[arm], o)
+}
+
+func TestBanditStableArms(t *testing.T) {
+	p := &scripted{}
+	bb := lb.NewBandit(p)
+	bs := newBackends(t, 1, 1, 1)
+	mustPick(t, bb.Build(bs))
+	mustPick(t, bb.Build([]*lb.Backend{bs[0], bs[2]})) // bs[1] down
+	// A reload makes new Backends at the same addresses, in another order.
+	again := newBackends(t, 1, 1, 1)
+	mustPick(t, bb.Build([]*lb.Backend{again[2], again[1], again[0]}))
+	want := [][]int{{0, 1, 2}, {0, 2}, {2, 1, 0}}
+	if !slices.EqualFunc(p.candidates, want, slices.Equal) {
+		t.Errorf("candidates = %v, want %v", p.candidates, want)
+	}
+}
+
+func mustPick(t *testing.T, pk lb.Picker) lb.Result {
+	t.Helper()
+	res, err := pk.Pick(lb.Request{})
+	if err != nil {
+		t.Fatalf("Pick: %v", err)
+	}
+	return res
+}
+
+func TestBanditOutcomes(t *testing.T) {
+	p := &scripted{pick: 1}
+	bs := newBackends(t, 1, 1)
+	res := mustPick(t, lb.NewBandit(p).Build(bs))
+	if res.Backend != bs[1] || res.Done == nil {
+		t.Fatalf("Pick = %v (Done %v), want backend 1 with a Done", res.Backend.Addr(), res.Done != nil)
+	}
+	for _, tc := range []struct {
+		in   lb.Outcome
+		want bandit.Outcome
+	}{
+		{lb.Outcome{Latency: time.Millisecond, Status: 200}, bandit.Outcome{Latency: time.Millisecond}},
+		{lb.Outcome{Latency: 2 * time.Millisecond, Status: 503}, bandit.Outcome{Latency: 2 * time.Millisecond, Failed: true}},
+		{lb.Outcome{Latency: time.Second, ConnFailed: true, TimedOut: true}, bandit.Outcome{Latency: time.Second, Failed: true, TimedOut: true}},
+		{lb.Outcome{Latency: 3 * time.Millisecond, ConnFailed: true}, bandit.Outcome{Latency: 3 * time.Millisecond, Failed: true}},
+		{lb.Outcome{Latency: 4 * time.Millisecond, ConnFailed: true, Canceled: true}, bandit.Outcome{Latency: 4 * time.Millisecond, Canceled: true}},
+	} {
+		p.observed = nil
+		res.Done(bs[1], tc.in)
+		if got := p.observed[1]; len(got) != 1 || got[0] != tc.want {
+			t.Errorf("Done(%+v) observed %+v, want %+v", tc.in, got, tc.want)
+		}
+	}
+}
+
+func TestBanditPolicyError(t *testing.T) {
+	pk := lb.NewBandit(&scripted{wrong: 7}).Build(newBackends(t, 1, 1))
+	if _, err := pk.Pick(lb.Request{}); !errors.Is(err, lb.ErrPolicy) {
+		t.Errorf("Pick with a policy choosing a stranger = %v, want ErrPolicy", err)
+	}
+}
+
+// TestAIPredictivePerPool checks that pools built from the registry's
+// "aipredictive" each learn on their own.
+func TestAIPredictivePerPool(t *testing.T) {
+	b, err := lb.Lookup(lb.AIPredictiveName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := b.(lb.Factory); !ok {
+		t.Fatalf("Lookup(%q) = %T, want a Factory", lb.AIPredictiveName, b)
+	}
+	p1, err := lb.NewPool("one", newBackends(t, 1, 1), lb.PoolConfig{Builder: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	p2, err := lb.NewPool("two", newBackends(t, 1, 1), lb.PoolConfig{Builder: b})
+	if err != nil {
+		t.Fatal(err)
+	}
+	b1, ok1 := p1.Builder().(*lb.BanditBuilder)
+	b2, ok2 := p2.Builder().(*lb.BanditBuilder)
+	if !ok1 || !ok2 || b1 == b2 || b1.Policy() == b2.Policy() {
+		t.Fatalf("pools' builders = %T %T, want two BanditBuilders with policies of their own", p1.Builder(), p2.Builder())
+	}
+	res, err := p1.Pick(lb.Request{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Backend.Start()
+	res.Backend.Finish(lb.Outcome{Latency: time.Millisecond, Status: 200})
+	res.Done(res.Backend, lb.Outcome{Latency: time.Millisecond, Status: 200})
+	rep, ok := b1.Report()
+	if !ok || len(rep) == 0 {
+		t.Fatalf("Report() = %v, %v; want the default policy's estimates", rep, ok)
+	}
+	for _, r := range rep {
+		if r.InFlight != 0 {
+			t.Errorf("Report() %s in flight = %d after Done, want 0", r.Addr, r.InFlight)
+		}
+	}
+}
