@@ -3,10 +3,15 @@ package phalanx
 import (
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"net/http"
+	"os"
 	"slices"
+	"sync"
+	"time"
 
+	"github.com/phalanx-lb/phalanx/bandit"
 	"github.com/phalanx-lb/phalanx/confparse"
 	"github.com/phalanx-lb/phalanx/fcgi"
 	"github.com/phalanx-lb/phalanx/limiter"
@@ -46,6 +51,13 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 		logger = slog.Default()
 	}
 	var opts []Option
+	if c.AccessLog != "" {
+		al, err := accessLogger(c.AccessLog, c.AccessLogFormat)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, WithAccessLog(al))
+	}
 	var errs []error
 	var listen []string
 	var statics []*StaticHandler // root routes' handlers, closed on error
@@ -53,6 +65,7 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 		up := Upstream{
 			Name:      u.Name,
 			Algorithm: u.Algorithm,
+			AI:        aiOf(u.AIFor(serverOf(c, u.Name))),
 			Keepalive: u.Keepalive,
 		}
 		if u.Keepalive == 0 {
@@ -175,8 +188,41 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 	if len(listen) > 0 {
 		opts = append(opts, WithListen(listen...))
 	}
-	logger.Info("config: the WAF, learning-based routing and the admin API are parsed but not active in this version")
+	opts = append(opts, WithAdmin(Admin{Addr: c.AdminBind}))
+	logger.Info("config: the WAF is parsed but not active in this version")
 	return opts, nil
+}
+
+// serverOf returns the first server block with a route to the upstream
+// named name, whose ai_* settings the upstream inherits, or nil if no
+// route uses it (the TCP proxy's pool).
+func serverOf(c *confparse.Config, name string) *confparse.Server {
+	for i := range c.Servers {
+		for _, r := range c.Servers[i].Routes {
+			if r.Upstream == name {
+				return &c.Servers[i]
+			}
+		}
+	}
+	return nil
+}
+
+// aiOf maps ai_* settings to an upstream's AI. confparse has filled in
+// every default, so a zero here was written, and is asked of the policy
+// as a negative number (its zero means "the default").
+func aiOf(a confparse.AI) AI {
+	zero := func(f float64) float64 {
+		if f == 0 {
+			return -1
+		}
+		return f
+	}
+	return AI{Algorithm: a.Algorithm, Params: bandit.Params{
+		Epsilon:           zero(a.Epsilon),
+		UCBConstant:       zero(a.UCBConstant),
+		Temperature:       a.Temperature,
+		ThompsonThreshold: time.Duration(a.ThompsonThresholdMS * float64(time.Millisecond)),
+	}}
 }
 
 // bodyLimit maps client_max_body_size (0: no limit, as in nginx) to
@@ -199,4 +245,45 @@ func params[T any](hs []confparse.Header, conv func(confparse.Header) T) []T {
 		out[i] = conv(h)
 	}
 	return out
+}
+
+// accessLogs are the access log files opened by ConfigOptions, by path,
+// kept open for the life of the process so that a reload does not leak a
+// descriptor per reload.
+var accessLogs struct {
+	mu    sync.Mutex // protects files
+	files map[string]*os.File
+}
+
+// accessLogger returns a logger that writes access lines to dest
+// ("stderr", "stdout" or a file path, appended to) in format ("text" or
+// "json").
+func accessLogger(dest, format string) (*slog.Logger, error) {
+	var w io.Writer
+	switch dest {
+	case "stderr":
+		w = os.Stderr
+	case "stdout":
+		w = os.Stdout
+	default:
+		accessLogs.mu.Lock()
+		defer accessLogs.mu.Unlock()
+		f := accessLogs.files[dest]
+		if f == nil {
+			var err error
+			f, err = os.OpenFile(dest, os.O_WRONLY|os.O_APPEND|os.O_CREATE, 0o640)
+			if err != nil {
+				return nil, fmt.Errorf("access_log: %w", err)
+			}
+			if accessLogs.files == nil {
+				accessLogs.files = make(map[string]*os.File)
+			}
+			accessLogs.files[dest] = f
+		}
+		w = f
+	}
+	if format == "json" {
+		return slog.New(slog.NewJSONHandler(w, nil)), nil
+	}
+	return slog.New(slog.NewTextHandler(w, nil)), nil
 }

@@ -3,6 +3,7 @@ package phalanx_test
 import (
 	"bufio"
 	"context"
+	"encoding/json"
 	"fmt"
 	"io"
 	"net"
@@ -15,6 +16,7 @@ import (
 	"time"
 
 	"github.com/phalanx-lb/phalanx"
+	"github.com/phalanx-lb/phalanx/bandit"
 	"github.com/phalanx-lb/phalanx/sniff"
 	"github.com/stretchr/testify/require"
 )
@@ -200,6 +202,7 @@ func TestConfigTCPProxyProtocol(t *testing.T) {
 	}()
 	tcpAddr := freeAddr(t)
 	conf := fmt.Sprintf(`
+admin_bind off;
 tcp_bind %s;
 tcp_upstream db;
 tcp_proxy_protocol v1;
@@ -242,4 +245,54 @@ func loadConf(t *testing.T, conf string) []phalanx.Option {
 	opts, _, err := phalanx.LoadConfig(path, discard())
 	require.NoError(t, err)
 	return append(opts, phalanx.WithLogger(discard()))
+}
+
+func TestConfigAIPredictive(t *testing.T) {
+	checkNoLeaks(t)
+	conf := `
+tcp_bind off;
+admin_bind off;
+upstream a { server 127.0.0.1:1; algorithm aipredictive; health_check interval=1h; }
+upstream b { server 127.0.0.1:2; algorithm aipredictive; ai_algorithm thompson_sampling; health_check interval=1h; }
+upstream c { server 127.0.0.1:3; algorithm aipredictive; health_check interval=1h; }
+http {
+    server {
+        listen 127.0.0.1:0;
+        ai_algorithm ucb1;
+        ai_ucb_constant 1.5;
+        route /a { upstream a; }
+        route /b { upstream b; }
+    }
+}
+`
+	srv, err := phalanx.New(loadConf(t, conf)...)
+	require.NoError(t, err)
+	defer srv.Close()
+	rec := httptest.NewRecorder()
+	srv.AdminHandler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/api/status", nil))
+	var st phalanx.Status
+	require.NoError(t, json.Unmarshal(rec.Body.Bytes(), &st))
+	got := map[string]string{}
+	for _, u := range st.Upstreams {
+		got[u.Name] = u.Algorithm + "/" + u.Policy
+	}
+	// a inherits the server's ucb1; b names its own; c is used by no
+	// route and takes the default.
+	want := map[string]string{"a": "aipredictive/ucb1", "b": "aipredictive/thompson_sampling", "c": "aipredictive/adaptive"}
+	require.Equal(t, want, got, "policies by upstream = got, want")
+}
+
+// TestConfigKnowsEveryPolicy checks that ai_algorithm accepts every policy
+// of package bandit, which confparse, a leaf package, lists on its own.
+func TestConfigKnowsEveryPolicy(t *testing.T) {
+	for _, name := range bandit.Names() {
+		conf := "tcp_bind off;\nadmin_bind off;\nupstream a { server 127.0.0.1:1; algorithm aipredictive; ai_algorithm " +
+			name + "; health_check interval=1h; }\n"
+		srv, err := phalanx.New(loadConf(t, conf)...)
+		if err != nil {
+			t.Errorf("ai_algorithm %s: %v", name, err)
+			continue
+		}
+		srv.Close()
+	}
 }

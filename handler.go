@@ -15,6 +15,12 @@ import (
 // serveHTTP is the L7 pipeline of the net/http engine: recover, limits,
 // route match, then the route's action.
 func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
+	snap := s.state.Load()
+	c := snap.cfg
+	var o observed
+	w, r = s.begin(w, r, &o)
+	st := &reqState{cfg: c, id: requestID(r.Header.Get("X-Request-Id"))}
+	defer s.end(r, &o, st) // deferred first, so it runs after recover's answer
 	defer func() {
 		if v := recover(); v != nil {
 			if v == http.ErrAbortHandler {
@@ -24,12 +30,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			http.Error(w, http.StatusText(http.StatusInternalServerError), http.StatusInternalServerError)
 		}
 	}()
-	snap := s.state.Load()
-	c := snap.cfg
-	id := requestID(r.Header.Get("X-Request-Id"))
+	id := st.id
 	w.Header().Set("X-Request-Id", id)
 	client := c.trusted.clientFromHeaders(peerAddr(r.RemoteAddr), r.Header)
 	clientIP := client.String()
+	st.clientIP = clientIP
 	if l := snap.requests; l != nil {
 		if d := l.Allow(client, time.Now()); !d.Allowed {
 			s.refusedRequests.Add(d)
@@ -43,6 +48,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		s.reject(w, r, http.StatusNotFound, nil, id, clientIP, "no route matches")
 		return
 	}
+	st.route = rt
 	if n := headerBytes(r); n > c.maxHeaderBytes {
 		s.reject(w, r, http.StatusRequestHeaderFieldsTooLarge, rt, id, clientIP,
 			"request headers of "+strconv.Itoa(n)+" bytes exceed the limit of "+strconv.Itoa(c.maxHeaderBytes))
@@ -83,7 +89,6 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		rt.Handler.ServeHTTP(w, r)
 		return
 	}
-	st := &reqState{cfg: c, route: rt, id: id, clientIP: clientIP}
 	ctx := context.WithValue(r.Context(), stateKey{}, st)
 	if timeout > 0 {
 		var cancel context.CancelFunc

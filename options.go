@@ -9,6 +9,7 @@ import (
 	"net/netip"
 	"time"
 
+	"github.com/phalanx-lb/phalanx/bandit"
 	"github.com/phalanx-lb/phalanx/lb"
 	"github.com/phalanx-lb/phalanx/limiter"
 )
@@ -34,10 +35,14 @@ type Upstream struct {
 	// Servers are the pool's backends.
 	Servers []UpstreamServer
 	// Algorithm is the name of a registered lb Builder ("roundrobin",
-	// "weightedroundrobin", "leastconnections", "iphash", "random", "p2c");
-	// empty means "roundrobin". Builder, if set, takes precedence.
+	// "weightedroundrobin", "leastconnections", "iphash", "random", "p2c",
+	// "aipredictive"); empty means "roundrobin". Builder, if set, takes
+	// precedence.
 	Algorithm string
-	// Builder, if not nil, builds the pool's Picker instead of Algorithm.
+	// AI chooses and tunes the learning policy of "aipredictive".
+	AI AI
+	// Builder, if not nil, builds the pool's Picker instead of Algorithm:
+	// lb.NewBandit(policy) plugs in a policy of your own.
 	Builder lb.Builder
 	// Health configures active health checks; the zero value means TCP
 	// connect checks every 5s (see lb.HealthCheck).
@@ -48,6 +53,17 @@ type Upstream struct {
 	// TLSConfig is the client TLS configuration for "h2" backends; nil
 	// verifies them against the system roots.
 	TLSConfig *tls.Config
+}
+
+// AI is the learning-based routing of an Upstream whose Algorithm is
+// "aipredictive" (see package bandit). A Reload that keeps an upstream's
+// name and AI keeps what its policy learned about the backends that stay.
+type AI struct {
+	// Algorithm names the policy (bandit.Names); empty means
+	// bandit.DefaultName.
+	Algorithm string
+	// Params tune it; zero fields take the policy's defaults.
+	Params bandit.Params
 }
 
 // UpstreamServer is one backend of an Upstream.
@@ -151,6 +167,11 @@ type config struct {
 	trusted        trustedSet
 	maxBodyBytes   int64
 	maxHeaderBytes int
+	accessLog      *slog.Logger // nil: no access log
+	admin          Admin
+
+	// metrics are the Server's, set by New and Reload (not an option).
+	metrics *metrics
 }
 
 // defaultConfig holds every default in one place.
@@ -261,6 +282,15 @@ func WithLogger(l *slog.Logger) Option {
 			c.logger = l
 		}
 	})
+}
+
+// WithAccessLog writes one line per HTTP request to l, at level Info:
+// method, host, path, protocol, status, bytes in and out, total and
+// upstream durations, route, upstream, backend, client address and
+// request id. nil (the default) writes none. l may be the same logger as
+// WithLogger's, or one of its own (a JSON handler on a file, say).
+func WithAccessLog(l *slog.Logger) Option {
+	return optionFunc(func(c *config) { c.accessLog = l })
 }
 
 // WithTimeouts overrides the non-zero fields of t.

@@ -36,9 +36,15 @@ type Server struct {
 	unknown *tcpProxy  // unknown protocols on HTTP ports; nil: close them
 	tunnels tunnelSet  // open WebSockets, which net/http no longer tracks
 
+	started   time.Time    // when New returned
+	adminOnce sync.Once    // builds admin
+	admin     http.Handler // AdminHandler's
+	rates     rateSampler  // the status page's request rates
+
 	// refusedConns and refusedRequests count what the limiters refused,
 	// across reloads.
 	refusedConns, refusedRequests limiter.Refusals
+	metrics                       *metrics
 
 	// mu serialises Reload with itself and with Shutdown and Close, and
 	// protects closed, released and muxes.
@@ -77,7 +83,8 @@ func New(opts ...Option) (*Server, error) {
 	if err := c.validate(); err != nil {
 		return nil, fmt.Errorf("phalanx: %w", err)
 	}
-	s := &Server{cfg: c, logger: c.logger, done: make(chan struct{}), muxes: make(map[*sniff.Mux]bool)}
+	c.metrics = newMetrics()
+	s := &Server{cfg: c, logger: c.logger, metrics: c.metrics, done: make(chan struct{}), muxes: make(map[*sniff.Mux]bool)}
 	snap, err := buildSnapshot(&c, nil)
 	if err != nil {
 		return nil, fmt.Errorf("phalanx: %w", err)
@@ -95,6 +102,7 @@ func New(opts ...Option) (*Server, error) {
 		// knowledge on clear-text connections.
 		Protocols: new(http.Protocols),
 		TLSConfig: s.tlsConfig(),
+		ConnState: s.metrics.connState,
 	}
 	s.http.Protocols.SetHTTP1(true)
 	s.http.Protocols.SetHTTP2(true)
@@ -116,6 +124,7 @@ func New(opts ...Option) (*Server, error) {
 	}
 	s.state.Store(snap)
 	started = true
+	s.started = time.Now()
 	return s, nil
 }
 
@@ -314,7 +323,7 @@ func (s *Server) Serve(l net.Listener) error {
 
 	listeners := []net.Listener{
 		m.Listener(sniff.HTTP1),
-		m.Listener(sniff.HTTP2), // net/http serves h2c prior knowledge on clear-text conns
+		h2cListener{m.Listener(sniff.HTTP2)}, // net/http serves h2c prior knowledge on clear-text conns
 		tls.NewListener(m.Listener(sniff.TLS), s.http.TLSConfig),
 	}
 	errc := make(chan error, len(listeners)+1)
@@ -380,8 +389,28 @@ func (s *Server) ListenAndServe(ctx context.Context) error {
 		s.logger.Info("tcp proxy listening", "addr", l.Addr().String(), "upstream", tp.spec.Upstream)
 		ls = append(ls, l)
 	}
+	if addr := s.cfg.admin.Addr; addr != "" {
+		l, err := lc.Listen(ctx, "tcp", addr)
+		if err != nil {
+			for _, l := range ls {
+				l.Close()
+			}
+			return fmt.Errorf("phalanx: admin: %w", err)
+		}
+		ls = append(ls, l)
+	}
 	errc := make(chan error, len(ls))
 	for i, l := range ls {
+		if i == len(s.cfg.listen)+len(s.tcp) { // the admin listener
+			go func() {
+				if err := s.ServeAdmin(l); err != nil {
+					errc <- err
+					return
+				}
+				errc <- ErrServerClosed
+			}()
+			continue
+		}
 		if i < len(s.cfg.listen) {
 			go func() { errc <- s.Serve(l) }()
 			continue
@@ -496,7 +525,29 @@ func (s *Server) closeMuxes() {
 // The listen addresses and the client header and idle timeouts belong to
 // the listeners: changes to them are logged and wait for a restart.
 func (s *Server) Reload(opts ...Option) error {
+	return s.ReloadFrom(func() ([]Option, error) { return opts, nil })
+}
+
+// ReloadFrom reloads with the options load returns, as Reload does; a
+// load that fails (a config file that does not parse, say) counts as a
+// failed reload in the metrics, and changes nothing.
+func (s *Server) ReloadFrom(load func() ([]Option, error)) error {
+	opts, err := load()
+	if err == nil {
+		err = s.reload(opts)
+	}
+	if err != nil {
+		s.metrics.reloads.WithLabelValues("failed").Inc()
+		return err
+	}
+	s.metrics.reloads.WithLabelValues("ok").Inc()
+	s.metrics.lastReload.SetToCurrentTime()
+	return nil
+}
+
+func (s *Server) reload(opts []Option) error {
 	c := newConfig(opts)
+	c.metrics = s.metrics
 	started := false
 	defer func() {
 		if !started {

@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/phalanx-lb/phalanx/bandit"
 	"github.com/phalanx-lb/phalanx/lb"
 )
 
@@ -50,6 +51,11 @@ type upstream struct {
 	protos     map[*lb.Backend]int // absent: protoHTTP1
 	transports [numProtos]*http.Transport
 	tkey       transportKey // what the transports were built from
+	// ai is the learning policy's settings if the pool's Builder is one
+	// made here for "aipredictive", so that a reload can keep it.
+	ai *AI
+	// algorithm names the pool's algorithm ("custom" for a Builder).
+	algorithm string
 }
 
 // transportKey is what the transports depend on: an upstream whose key is
@@ -70,6 +76,35 @@ func (u *upstream) transportFor(b *lb.Backend) (*http.Transport, string) {
 	return u.transports[p], "http"
 }
 
+// builder returns the Builder of u's pool. A learning policy is taken over
+// from prev, the upstream u replaces, if both use the same one.
+func (u *Upstream) builder(prev *upstream) (lb.Builder, error) {
+	if u.Builder != nil {
+		return u.Builder, nil
+	}
+	name := u.Algorithm
+	if name == "" {
+		name = lb.RoundRobinName
+	}
+	if name != lb.AIPredictiveName {
+		return lb.Lookup(name)
+	}
+	if prev != nil && prev.ai != nil && *prev.ai == u.AI {
+		if bb, ok := prev.pool.Builder().(*lb.BanditBuilder); ok {
+			return bb, nil
+		}
+	}
+	policy := u.AI.Algorithm
+	if policy == "" {
+		policy = bandit.DefaultName
+	}
+	p, err := bandit.New(policy, u.AI.Params, nil)
+	if err != nil {
+		return nil, err
+	}
+	return lb.NewBandit(p), nil
+}
+
 // newUpstream builds an upstream from its definition. Backends of prev
 // (the same-named upstream being replaced, or nil) at the same address
 // hand their health and totals to their successors, and prev's transports
@@ -81,19 +116,19 @@ func newUpstream(u Upstream, c *config, prev *upstream) (*upstream, error) {
 	if len(u.Servers) == 0 {
 		return nil, fmt.Errorf("upstream %s: no servers", u.Name)
 	}
-	builder := u.Builder
-	if builder == nil {
-		name := u.Algorithm
-		if name == "" {
-			name = lb.RoundRobinName
-		}
-		b, err := lb.Lookup(name)
-		if err != nil {
-			return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
-		}
-		builder = b
+	builder, err := u.builder(prev)
+	if err != nil {
+		return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
 	}
-	up := &upstream{name: u.Name, protos: make(map[*lb.Backend]int)}
+	up := &upstream{name: u.Name, protos: make(map[*lb.Backend]int), algorithm: u.Algorithm}
+	if u.Builder != nil {
+		up.algorithm = "custom"
+	} else if up.algorithm == "" {
+		up.algorithm = lb.RoundRobinName
+	}
+	if _, ok := builder.(*lb.BanditBuilder); ok && u.Builder == nil {
+		up.ai = &u.AI
+	}
 	var used [numProtos]bool
 	backends := make([]*lb.Backend, 0, len(u.Servers))
 	for _, sv := range u.Servers {
@@ -128,7 +163,8 @@ func newUpstream(u Upstream, c *config, prev *upstream) (*upstream, error) {
 	if health.Dial == nil {
 		health.Dial = dial
 	}
-	pool, err := lb.NewPool(u.Name, backends, lb.PoolConfig{Builder: builder, Health: health, Logger: c.logger})
+	pool, err := lb.NewPool(u.Name, backends, lb.PoolConfig{Builder: builder, Health: health, Logger: c.logger,
+		OnEvent: c.metrics.poolEvent(u.Name)})
 	if err != nil {
 		return nil, err
 	}
@@ -221,10 +257,7 @@ func (e *dialError) Error() string { return "connect to " + e.addr + ": " + e.er
 func (e *dialError) Unwrap() error { return e.err }
 
 // Timeout reports whether the dial timed out.
-func (e *dialError) Timeout() bool {
-	var ne net.Error
-	return errors.Is(e.err, context.DeadlineExceeded) || (errors.As(e.err, &ne) && ne.Timeout())
-}
+func (e *dialError) Timeout() bool { return isTimeout(e.err) }
 
 // reqState is what the pipeline knows about one proxied request; it rides
 // in the request context from the handler to the transport and the error
@@ -235,6 +268,8 @@ type reqState struct {
 	id       string
 	clientIP string
 	backend  atomic.Pointer[lb.Backend] // the last backend tried
+	// upstreamNanos is the last attempt's time to response headers.
+	upstreamNanos atomic.Int64
 }
 
 type stateKey struct{}
@@ -251,6 +286,7 @@ func stateOf(r *http.Request) *reqState {
 // before response headers.
 type roundTripper struct {
 	tunnels *tunnelSet // the Server's open upgraded connections
+	metrics *metrics
 }
 
 func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -285,8 +321,11 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		b.Start()
 		start := time.Now()
 		res, err := t.RoundTrip(out)
+		latency := time.Since(start)
+		st.upstreamNanos.Store(int64(latency))
+		rt.metrics.upstreamDuration.WithLabelValues(up.name, b.Addr()).Observe(latency.Seconds())
 		if err == nil {
-			o := lb.Outcome{Latency: time.Since(start), Status: res.StatusCode}
+			o := lb.Outcome{Latency: latency, Status: res.StatusCode}
 			if rwc, ok := res.Body.(io.ReadWriteCloser); ok && res.StatusCode == http.StatusSwitchingProtocols {
 				// An upgraded connection (WebSocket) stays in flight on b
 				// until it closes.
@@ -304,8 +343,13 @@ func (rt roundTripper) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		// A request the client abandoned, or whose body the client broke
 		// off or overran, says nothing about the backend.
-		clientFault := req.Context().Err() != nil || (body != nil && body.failed())
-		finish(b, done, lb.Outcome{Latency: time.Since(start), ConnFailed: !clientFault})
+		// A deadline that passed (the route's request_timeout, a gRPC
+		// timeout, proxy_read_timeout) is the backend's slowness.
+		ctxErr := req.Context().Err()
+		timedOut := errors.Is(ctxErr, context.DeadlineExceeded) || (ctxErr == nil && isTimeout(err))
+		clientFault := (ctxErr != nil && !timedOut) || (body != nil && body.failed())
+		finish(b, done, lb.Outcome{Latency: latency, ConnFailed: !clientFault,
+			TimedOut: timedOut && !clientFault, Canceled: clientFault})
 		lastErr = err
 		if !retryable(req, err, body) {
 			return nil, err
@@ -326,6 +370,9 @@ func pickAvoiding(p *lb.Pool, r lb.Request, avoid []*lb.Backend) (*lb.Backend, f
 		}
 		if !slices.Contains(avoid, res.Backend) {
 			return res.Backend, res.Done, nil
+		}
+		if res.Done != nil { // a learning picker counts the pick as in flight
+			res.Done(res.Backend, lb.Outcome{Canceled: true})
 		}
 	}
 	return nil, nil, fmt.Errorf("%w in pool %s other than those tried", lb.ErrNoBackend, p.Name())
@@ -351,11 +398,16 @@ func retryable(req *http.Request, err error, body *replayBody) bool {
 	if errors.As(err, &de) {
 		return true // nothing reached the backend
 	}
-	var ne net.Error
-	if errors.As(err, &ne) && ne.Timeout() {
+	if isTimeout(err) {
 		return false // the backend may still be working on it
 	}
 	return idempotent(req)
+}
+
+// isTimeout reports whether err is a timeout.
+func isTimeout(err error) bool {
+	var ne net.Error
+	return errors.Is(err, context.DeadlineExceeded) || (errors.As(err, &ne) && ne.Timeout())
 }
 
 // idempotent reports whether req may be sent twice (RFC 9110 9.2.2).
@@ -567,7 +619,7 @@ func (bp *bufferPool) Put(b []byte) {
 func (s *Server) newReverseProxy() *httputil.ReverseProxy {
 	return &httputil.ReverseProxy{
 		Rewrite:        s.rewrite,
-		Transport:      roundTripper{tunnels: &s.tunnels},
+		Transport:      roundTripper{tunnels: &s.tunnels, metrics: s.metrics},
 		BufferPool:     &bufferPool{},
 		ModifyResponse: modifyResponse,
 		ErrorHandler:   s.proxyError,
@@ -629,7 +681,6 @@ const statusClientClosed = 499
 // classify maps a proxying error to the status the client gets.
 func classify(r *http.Request, err error) int {
 	var mbe *http.MaxBytesError
-	var ne net.Error
 	switch {
 	case errors.Is(err, lb.ErrNoBackend):
 		return http.StatusServiceUnavailable
@@ -637,7 +688,7 @@ func classify(r *http.Request, err error) int {
 		return http.StatusRequestEntityTooLarge
 	case errors.Is(err, context.Canceled) && r.Context().Err() != nil:
 		return statusClientClosed
-	case errors.Is(err, context.DeadlineExceeded), errors.As(err, &ne) && ne.Timeout():
+	case isTimeout(err):
 		return http.StatusGatewayTimeout
 	default:
 		return http.StatusBadGateway
@@ -677,4 +728,11 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", "1")
 	}
 	http.Error(w, http.StatusText(status), status)
+}
+
+// len returns the number of open tunnels.
+func (ts *tunnelSet) len() int {
+	ts.mu.Lock()
+	defer ts.mu.Unlock()
+	return len(ts.m)
 }

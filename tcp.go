@@ -419,13 +419,10 @@ func (p *tcpProxy) run(s *tcpSession) {
 			"tried", tried.String(), "cause", err.Error())
 		return
 	}
-	defer func() { // deferred, so that a panic cannot leak the in-flight count
-		o := lb.Outcome{Latency: latency}
-		b.Finish(o)
-		if done != nil {
-			done(b, o)
-		}
-	}()
+	// Deferred, so that a panic cannot leak the in-flight count. A
+	// learning policy learns from the connect time; the connection counts
+	// as in flight on b, the load it adds, for as long as it lasts.
+	defer finish(b, done, lb.Outcome{Latency: latency})
 	in, out, cause := s.relay(c, bc)
 	if p.cfg.logger.Enabled(context.Background(), slog.LevelDebug) {
 		p.cfg.logger.Debug("tcp session ended", "client", client.String(), "pool", pool.Name(),
@@ -481,7 +478,9 @@ func (p *tcpProxy) connect(s *tcpSession, pool *lb.Pool, req lb.Request, hdr []b
 			}
 		}
 		// A dial cut short by close says nothing about the backend.
-		finish(b, done, lb.Outcome{Latency: latency, ConnFailed: p.ctx.Err() == nil})
+		closing := p.ctx.Err() != nil
+		finish(b, done, lb.Outcome{Latency: latency, ConnFailed: !closing,
+			TimedOut: !closing && isTimeout(err), Canceled: closing})
 		if p.ctx.Err() != nil {
 			return nil, nil, nil, 0, errTCPClosing
 		}

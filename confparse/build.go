@@ -8,7 +8,8 @@ package confparse
 //
 //	directive                      blocks               default           example
 //	worker_threads N;              main                 4                 worker_threads 8;
-//	admin_bind ADDR;               main                 127.0.0.1:9090    admin_bind 127.0.0.1:9090;
+//	admin_bind ADDR|off;           main                 127.0.0.1:9090    admin_bind 127.0.0.1:9090;
+//	access_log off|stderr|stdout|PATH [text|json]; main off         access_log /var/log/phalanx.log json;
 //	tcp_bind ADDR|off;             main                 0.0.0.0:5000      tcp_bind off;
 //	tcp_upstream NAME;             main                 default           tcp_upstream db;
 //	tcp_proxy_protocol v1|v2|off;  main                 off               tcp_proxy_protocol v2;
@@ -27,7 +28,7 @@ package confparse
 //	waf_enabled on|off;            http, server         true              waf_enabled off;
 //	waf_auto_ban_threshold N;      http, server         15                waf_auto_ban_threshold 30;
 //	waf_auto_ban_duration D;       http, server         3600s             waf_auto_ban_duration 1h;
-//	ai_algorithm A;                http, server, upstr. epsilon_greedy    ai_algorithm ucb1;
+//	ai_algorithm A;                http, server, upstr. adaptive          ai_algorithm ucb1;
 //	ai_epsilon F;                  http, server, upstr. 0.10              ai_epsilon 0.05;
 //	ai_temperature F;              http, server, upstr. 1.0               ai_temperature 0.5;
 //	ai_ucb_constant F;             http, server, upstr. 2.0               ai_ucb_constant 1.4;
@@ -288,8 +289,8 @@ func defaultServer() Server {
 // defaultAI is the learning-based routing defaults.
 func defaultAI() AI {
 	return AI{
-		Algorithm:           "epsilon_greedy",
-		Epsilon:             0.10, // explore one request in ten
+		Algorithm:           "adaptive", // the policy that wins bench/routing
+		Epsilon:             0.10,       // explore one request in ten
 		Temperature:         1.0,
 		UCBConstant:         2.0,
 		ThompsonThresholdMS: 100, // a response slower than 100ms counts as a failure
@@ -323,7 +324,7 @@ const (
 var algorithms = []string{"roundrobin", "weightedroundrobin", "leastconnections", "iphash", "random", "p2c", "aipredictive"}
 
 // aiAlgorithms are the values of "ai_algorithm".
-var aiAlgorithms = []string{"epsilon_greedy", "ucb1", "softmax", "thompson_sampling"}
+var aiAlgorithms = []string{"adaptive", "epsilon_greedy", "ucb1", "softmax", "thompson_sampling", "peak_ewma"}
 
 // main builds the top level.
 func (b *builder) main(ds []*Directive) *Config {
@@ -343,8 +344,24 @@ func (b *builder) main(ds []*Directive) *Config {
 			}
 		case "admin_bind":
 			b.adminBind = &d.Args[0]
-			if a, ok := b.bind(d.Args[0], d.Name); ok {
+			if d.Args[0].Value == "off" {
+				cfg.AdminBind = ""
+			} else if a, ok := b.bind(d.Args[0], d.Name); ok {
 				cfg.AdminBind = a
+			}
+		case "access_log":
+			cfg.AccessLog = d.Args[0].Value
+			if cfg.AccessLog == "off" {
+				cfg.AccessLog = ""
+			}
+			cfg.AccessLogFormat = "text"
+			if len(d.Args) == 2 {
+				switch f := d.Args[1].Value; f {
+				case "text", "json":
+					cfg.AccessLogFormat = f
+				default:
+					b.errorf(d.Args[1].Pos, "invalid format %q for %q: use text or json", f, d.Name)
+				}
 			}
 		case "tcp_bind":
 			b.tcpBind = &d.Args[0]

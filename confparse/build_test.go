@@ -211,7 +211,7 @@ func TestBuildDefaults(t *testing.T) {
 		{"rate_limit_burst", s.RateLimitBurst, 100},
 		{"global_rate_limit", s.GlobalRateLimit, 0.0},
 		{"waf_*", s.WAF, confparse.WAF{Enabled: true, AutoBanThreshold: 15, AutoBanDuration: 3600 * time.Second}},
-		{"ai_*", s.AI, confparse.AI{Algorithm: "epsilon_greedy", Epsilon: 0.10, Temperature: 1.0, UCBConstant: 2.0, ThompsonThresholdMS: 100}},
+		{"ai_*", s.AI, confparse.AI{Algorithm: "adaptive", Epsilon: 0.10, Temperature: 1.0, UCBConstant: 2.0, ThompsonThresholdMS: 100}},
 		{"timeouts", s.Timeouts, confparse.Timeouts{}},
 		{"client_max_body_size", s.ClientMaxBodySize, int64(1 << 20)},
 		{"client_max_header_size", s.ClientMaxHeaderSize, 32 << 10},
@@ -538,7 +538,7 @@ http { server { ai_epsilon 0; ai_algorithm softmax; route / { upstream a; } } }
 	u, s := &cfg.Upstreams[0], &cfg.Servers[0]
 	want := confparse.AI{Algorithm: "softmax", Epsilon: 0, Temperature: 3, UCBConstant: 2, ThompsonThresholdMS: 100}
 	require.Equal(t, want, u.AIFor(s), "AIFor(server) = got, want")
-	want = confparse.AI{Algorithm: "epsilon_greedy", Epsilon: 0.10, Temperature: 3, UCBConstant: 2, ThompsonThresholdMS: 100}
+	want = confparse.AI{Algorithm: "adaptive", Epsilon: 0.10, Temperature: 3, UCBConstant: 2, ThompsonThresholdMS: 100}
 	require.Equal(t, want, u.AIFor(nil), "AIFor(nil) = got, want")
 }
 
@@ -640,5 +640,33 @@ func TestTCPProxyProtocol(t *testing.T) {
 	want := `phalanx.conf:1:20: invalid value "3" for "tcp_proxy_protocol": use v1, v2 or off`
 	if err == nil || err.Error() != want {
 		t.Errorf("LoadBytes(tcp_proxy_protocol 3) error = %v, want %s", err, want)
+	}
+}
+
+func TestAdminAndAccessLog(t *testing.T) {
+	for _, tc := range []struct {
+		src                   string
+		admin, log, logFormat string
+	}{
+		{"", "127.0.0.1:9090", "", ""},
+		{"admin_bind off;", "", "", ""},
+		{"admin_bind 127.0.0.1:0;", "127.0.0.1:0", "", ""},
+		{"access_log stderr;", "127.0.0.1:9090", "stderr", "text"},
+		{"access_log /var/log/phalanx.log json;", "127.0.0.1:9090", "/var/log/phalanx.log", "json"},
+		{"access_log off;", "127.0.0.1:9090", "", "text"},
+	} {
+		c, err := confparse.LoadBytes("phalanx.conf", []byte(tc.src+"\nupstream default { server 127.0.0.1:1; }\n"))
+		if err != nil {
+			t.Fatalf("LoadBytes(%q) error = %v", tc.src, err)
+		}
+		if c.AdminBind != tc.admin || c.AccessLog != tc.log || c.AccessLogFormat != tc.logFormat {
+			t.Errorf("LoadBytes(%q) = admin %q, access_log %q %q; want %q, %q %q", tc.src,
+				c.AdminBind, c.AccessLog, c.AccessLogFormat, tc.admin, tc.log, tc.logFormat)
+		}
+	}
+	_, err := confparse.LoadBytes("phalanx.conf", []byte("access_log stderr xml;\n"))
+	want := `phalanx.conf:1:19: invalid format "xml" for "access_log": use text or json`
+	if err == nil || err.Error() != want {
+		t.Errorf("LoadBytes(access_log stderr xml) error = %v, want %s", err, want)
 	}
 }

@@ -11,8 +11,13 @@ type Config struct {
 	// WorkerThreads sets GOMAXPROCS ("worker_threads N;", default 4).
 	WorkerThreads int
 	// AdminBind is the admin listener ("admin_bind ADDR;", default
-	// 127.0.0.1:9090).
+	// 127.0.0.1:9090); empty after "admin_bind off;".
 	AdminBind string
+	// AccessLog is where "access_log" writes one line per request:
+	// "stderr", "stdout" or a file path; empty ("off", the default) for
+	// none. AccessLogFormat is "text" (the default) or "json".
+	AccessLog       string
+	AccessLogFormat string
 	// TCPBind is the raw TCP proxy's listener ("tcp_bind ADDR;", default
 	// 0.0.0.0:5000); empty after "tcp_bind off;", or when neither tcp_bind
 	// nor tcp_upstream is written and no upstream is named "default".
@@ -77,7 +82,7 @@ type HealthCheck struct {
 
 // AI is the learning-based routing settings.
 type AI struct {
-	Algorithm           string  // "ai_algorithm", default "epsilon_greedy"
+	Algorithm           string  // "ai_algorithm", default "adaptive"
 	Epsilon             float64 // "ai_epsilon", default 0.10
 	Temperature         float64 // "ai_temperature", default 1.0
 	UCBConstant         float64 // "ai_ucb_constant", default 2.0

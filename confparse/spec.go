@@ -56,7 +56,8 @@ var aiSettings = []block{httpBlock, serverBlock, upstreamBlock}
 // upstream).
 var specs = []spec{
 	{name: "worker_threads", usage: "worker_threads N;", min: 1, max: 1, in: []block{mainBlock}},
-	{name: "admin_bind", usage: "admin_bind ADDR;", min: 1, max: 1, in: []block{mainBlock}},
+	{name: "admin_bind", usage: "admin_bind ADDR|off;", min: 1, max: 1, in: []block{mainBlock}},
+	{name: "access_log", usage: "access_log off|stderr|stdout|PATH [text|json];", min: 1, max: 2, in: []block{mainBlock}},
 	{name: "tcp_bind", usage: "tcp_bind ADDR|off;", min: 1, max: 1, in: []block{mainBlock}},
 	{name: "tcp_upstream", usage: "tcp_upstream NAME;", min: 1, max: 1, in: []block{mainBlock}},
 	{name: "tcp_proxy_protocol", usage: "tcp_proxy_protocol v1|v2|off;", min: 1, max: 1, in: []block{mainBlock}},

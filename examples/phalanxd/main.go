@@ -13,8 +13,11 @@
 // lets in-flight requests finish within the shutdown timeout.
 //
 // Without -c, the pool is given by -backend flags. -demo starts three demo
-// backends on loopback, with different latencies, proxies to them, sends a
-// few requests through itself and keeps serving until interrupted.
+// backends on loopback, with different latencies, proxies to them with
+// the learning policy (algorithm aipredictive), sends a few requests
+// through itself and keeps serving until interrupted; its status page is
+// at http://127.0.0.1:9090/. -admin ADDR serves the admin API and status
+// page; with -c, admin_bind in the file does.
 package main
 
 import (
@@ -32,6 +35,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
 	"syscall"
 	"time"
 
@@ -95,7 +99,10 @@ func run(args []string, stderr io.Writer) error {
 	testOnly := fs.Bool("t", false, "check the configuration file given by -c and exit")
 	listen := fs.String("listen", "", "address to serve on (default 0.0.0.0:8080, or 127.0.0.1:8080 with -demo)")
 	fs.Var(&backends, "backend", "backend `ADDR[,weight=N][,max_fails=N][,fail_timeout=D][,backup]`; repeat for each")
-	algorithm := fs.String("algorithm", lb.RoundRobinName, "balancing algorithm: "+strings.Join(lb.Names(), ", "))
+	algorithm := fs.String("algorithm", lb.RoundRobinName, "balancing algorithm: "+strings.Join(lb.Names(), ", ")+
+		" (with -demo: "+lb.AIPredictiveName+")")
+	admin := fs.String("admin", "", "admin API and status page `address` (with -demo: 127.0.0.1:9090; \"off\" for none)")
+	accessLog := fs.Bool("access-log", false, "log every request to stderr")
 	demo := fs.Bool("demo", false, "start three demo backends on loopback and proxy to them")
 	demoRequests := fs.Int("demo-requests", 12, "requests the demo sends through the proxy at start")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -130,6 +137,12 @@ func run(args []string, stderr io.Writer) error {
 		if *listen == "" {
 			*listen = "127.0.0.1:8080"
 		}
+		if *admin == "" {
+			*admin = "127.0.0.1:9090"
+		}
+		if !flagSet(fs, "algorithm") {
+			*algorithm = lb.AIPredictiveName
+		}
 		demoBackends, closeDemo, err := startDemoBackends()
 		if err != nil {
 			return err
@@ -143,19 +156,27 @@ func run(args []string, stderr io.Writer) error {
 	if len(backends) == 0 {
 		return errors.New("no backends: give -backend ADDR (repeatable) or -demo")
 	}
-	srv, err := phalanx.New(
+	if *admin == "off" {
+		*admin = ""
+	}
+	opts := []phalanx.Option{
 		phalanx.WithLogger(logger),
 		phalanx.WithListen(*listen),
 		phalanx.WithTimeouts(phalanx.Timeouts{Shutdown: *shutdown}),
 		phalanx.WithUpstream(phalanx.Upstream{Name: "default", Servers: backends, Algorithm: *algorithm}),
-	)
+		phalanx.WithAdmin(phalanx.Admin{Addr: *admin}),
+	}
+	if *accessLog {
+		opts = append(opts, phalanx.WithAccessLog(logger))
+	}
+	srv, err := phalanx.New(opts...)
 	if err != nil {
 		return err
 	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.ListenAndServe(ctx) }()
 	if *demo {
-		if err := demoTraffic(ctx, *listen, *demoRequests, stderr); err != nil {
+		if err := demoTraffic(ctx, *listen, *admin, *demoRequests, stderr); err != nil {
 			stop()
 			<-errc
 			return err
@@ -167,6 +188,7 @@ func run(args []string, stderr io.Writer) error {
 // runConfig runs the Server from a configuration file, reloading it on
 // SIGHUP, or only checks it when testOnly is set.
 func runConfig(path string, testOnly bool, logger *slog.Logger, stderr io.Writer) error {
+	var adminReload func() error
 	load := func() ([]phalanx.Option, *confparse.Config, error) {
 		opts, c, err := phalanx.LoadConfig(path, logger)
 		if err != nil {
@@ -175,10 +197,34 @@ func runConfig(path string, testOnly bool, logger *slog.Logger, stderr io.Writer
 		opts = append(opts, phalanx.WithLogger(logger))
 		return opts, c, nil
 	}
-	opts, c, err := load()
 	var srv *phalanx.Server
+	// reload re-reads the file, for SIGHUP and the admin API's POST
+	// /api/reload; reloadMu keeps the two from interleaving.
+	var reloadMu sync.Mutex
+	reload := func(why string) error {
+		reloadMu.Lock()
+		defer reloadMu.Unlock()
+		logger.Info(why+": reloading", "file", path)
+		var c *confparse.Config
+		err := srv.ReloadFrom(func() ([]phalanx.Option, error) {
+			var opts []phalanx.Option
+			var err error
+			if opts, c, err = load(); err != nil {
+				return nil, err
+			}
+			return append(opts, phalanx.WithAdmin(phalanx.Admin{Addr: c.AdminBind, Reload: adminReload})), nil
+		})
+		if err != nil {
+			logger.Error("reload failed; the running configuration stays", "file", path, "error", err)
+			return err
+		}
+		runtime.GOMAXPROCS(c.WorkerThreads)
+		return nil
+	}
+	adminReload = func() error { return reload("admin API") }
+	opts, c, err := load()
 	if err == nil {
-		srv, err = phalanx.New(opts...)
+		srv, err = phalanx.New(append(opts, phalanx.WithAdmin(phalanx.Admin{Addr: c.AdminBind, Reload: adminReload}))...)
 	}
 	if err != nil {
 		if testOnly {
@@ -206,18 +252,16 @@ func runConfig(path string, testOnly bool, logger *slog.Logger, stderr io.Writer
 		case err := <-errc:
 			return err
 		case <-hup:
-			logger.Info("SIGHUP: reloading", "file", path)
-			opts, c, err := load()
-			if err == nil {
-				err = srv.Reload(opts...)
-			}
-			if err != nil {
-				logger.Error("reload failed; the running configuration stays", "file", path, "error", err)
-				continue
-			}
-			runtime.GOMAXPROCS(c.WorkerThreads)
+			reload("SIGHUP")
 		}
 	}
+}
+
+// flagSet reports whether the flag name was given on the command line.
+func flagSet(fs *flag.FlagSet, name string) bool {
+	set := false
+	fs.Visit(func(f *flag.Flag) { set = set || f.Name == name })
+	return set
 }
 
 // demoLatencies are the demo backends' response times: two quick ones and
@@ -256,7 +300,7 @@ func startDemoBackends() ([]phalanx.UpstreamServer, func(), error) {
 
 // demoTraffic sends n requests through the proxy and prints where each
 // went, then tells the user how to try it.
-func demoTraffic(ctx context.Context, addr string, n int, out io.Writer) error {
+func demoTraffic(ctx context.Context, addr, admin string, n int, out io.Writer) error {
 	c := &http.Client{Timeout: 5 * time.Second}
 	url := "http://" + addr + "/"
 	// Wait (bounded) for the listener.
@@ -290,6 +334,10 @@ func demoTraffic(ctx context.Context, addr string, n int, out io.Writer) error {
 	for _, k := range names {
 		fmt.Fprintf(out, " %s=%d", k, counts[k])
 	}
-	fmt.Fprintf(out, "\ntry: curl -i %s   (Ctrl-C to stop)\n\n", url)
+	fmt.Fprintf(out, "\ntry: curl -i %s   (Ctrl-C to stop)\n", url)
+	if admin != "" {
+		fmt.Fprintf(out, "status page: http://%s/   metrics: http://%s/metrics\n", admin, admin)
+	}
+	fmt.Fprintln(out)
 	return nil
 }

@@ -138,6 +138,7 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 
 const confTemplate = `
 worker_threads 2;
+admin_bind off;
 tcp_bind off;
 shutdown_timeout 5s;
 upstream default {
@@ -301,5 +302,75 @@ func TestCheckFlag(t *testing.T) {
 		if !strings.Contains(string(out), want) {
 			t.Errorf("phalanxd -t bad.conf output lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+// TestAdminAPIReload reloads phalanxd through POST /api/reload on its
+// admin listener, and checks the metrics and status it serves there.
+func TestAdminAPIReload(t *testing.T) {
+	a := named(t, "a")
+	addr, adminAddr := freePort(t), freePort(t)
+	conf := filepath.Join(t.TempDir(), "phalanx.conf")
+	withAdmin := func(version string) string {
+		text := fmt.Sprintf(confTemplate, "    server "+a+";\n    algorithm aipredictive;", addr, version, "")
+		text = strings.Replace(text, "add_header X-Version", "add_response_header X-Version", 1)
+		return strings.Replace(text, "admin_bind off;", "admin_bind "+adminAddr+";\naccess_log stderr json;", 1)
+	}
+	writeFile(t, conf, withAdmin("v1"))
+	_, logs := start(t, "-c", conf)
+	client := &http.Client{Timeout: 5 * time.Second}
+	version := func() string {
+		res, err := client.Get("http://" + addr + "/")
+		if err != nil {
+			return ""
+		}
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		return res.Header.Get("X-Version")
+	}
+	waitFor(t, "phalanxd to serve", 10*time.Second, func() bool { return version() == "v1" })
+
+	writeFile(t, conf, withAdmin("v2"))
+	res, err := client.Post("http://"+adminAddr+"/api/reload", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusOK {
+		t.Fatalf("POST /api/reload = %d %s, want 200", res.StatusCode, body)
+	}
+	if v := version(); v != "v2" {
+		t.Errorf("after POST /api/reload, X-Version = %q, want v2", v)
+	}
+
+	writeFile(t, conf, "upstrem default {}\n")
+	res, err = client.Post("http://"+adminAddr+"/api/reload", "application/json", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ = io.ReadAll(res.Body)
+	res.Body.Close()
+	if res.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(string(body), conf+":1:1") {
+		t.Errorf("POST /api/reload of a broken file = %d %s, want 422 with the position", res.StatusCode, body)
+	}
+	if v := version(); v != "v2" {
+		t.Errorf("after a refused reload, X-Version = %q, want v2", v)
+	}
+
+	res, err = client.Get("http://" + adminAddr + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	for _, want := range []string{`phalanx_config_reloads_total{result="ok"} 1`, `phalanx_config_reloads_total{result="failed"} 1`,
+		`phalanx_routing_score{backend="` + a + `",policy="adaptive",upstream="default"}`} {
+		if !strings.Contains(string(metrics), want) {
+			t.Errorf("GET /metrics lacks %s", want)
+		}
+	}
+	if !strings.Contains(logs.String(), `"msg":"request","method":"GET","host":"`+addr+`","path":"/","proto":"HTTP/1.1","status":200`) {
+		t.Errorf("logs lack a JSON access log line for GET /:\n%s", logs)
 	}
 }
