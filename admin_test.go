@@ -18,6 +18,7 @@ import (
 	"github.com/phalanx-lb/phalanx"
 	"github.com/phalanx-lb/phalanx/lb"
 	"github.com/phalanx-lb/phalanx/limiter"
+	"github.com/phalanx-lb/phalanx/waf"
 	"github.com/stretchr/testify/require"
 )
 
@@ -266,12 +267,16 @@ func TestPromtoolCheckMetrics(t *testing.T) {
 			Algorithm: lb.AIPredictiveName}),
 		phalanx.WithRoute(phalanx.Route{Path: "/", Upstream: "web"}),
 		phalanx.WithRateLimit(limiter.Config{Rate: 1000, Burst: 1000}),
+		phalanx.WithWAF(waf.Config{}),
 	)
 	admin := startAdmin(t, srv)
 	c := client(t)
 	for i := 0; i < 5; i++ {
-		get(t, c, url+"/")
+		send(t, c, http.MethodGet, url+"/", "", "")
 	}
+	// Series with labels: a blocked attack and a blocked bot.
+	send(t, c, http.MethodGet, url+"/?q=%3Cscript%3Ealert(1)%3C/script%3E", "", "")
+	get(t, c, url+"/")
 	_, body := get(t, c, admin+"/metrics")
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()

@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"os"
 	"slices"
+	"strings"
 	"sync"
 	"time"
 
@@ -16,6 +17,7 @@ import (
 	"github.com/phalanx-lb/phalanx/fcgi"
 	"github.com/phalanx-lb/phalanx/limiter"
 	"github.com/phalanx-lb/phalanx/uwsgi"
+	"github.com/phalanx-lb/phalanx/waf"
 )
 
 // LoadConfig reads a phalanx.conf file and returns the options it
@@ -90,7 +92,16 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 		opts = append(opts, WithUpstream(up))
 	}
 	var t Timeouts
+	firewall := false
 	for i, sv := range c.Servers {
+		if sv.WAF.Enabled && !firewall {
+			// One firewall serves every server block (its strikes and bans
+			// are the Server's); the first block that enables it sets it
+			// up, and the blocks that disable it turn it off for their
+			// routes.
+			firewall = true
+			opts = append(opts, WithWAF(wafConfig(sv.WAF)))
+		}
 		for _, l := range sv.Listen {
 			if !slices.Contains(listen, l) {
 				listen = append(listen, l)
@@ -156,6 +167,10 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 			if timeout == 0 {
 				timeout = sv.Timeouts.Request
 			}
+			if _, err := waf.ParseExclusions(r.WAFExclude...); err != nil {
+				errs = append(errs, fmt.Errorf("%s: route %s: waf_exclude: %w (rule ids are listed in package waf's documentation; families are %s)",
+					r.Pos, r.Prefix, err, wafFamilies()))
+			}
 			for _, h := range hosts {
 				opts = append(opts, WithRoute(Route{
 					Host:               h,
@@ -167,6 +182,8 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 					AddResponseHeaders: headers(r.AddResponseHeaders),
 					Timeout:            timeout,
 					MaxBodyBytes:       bodyLimit(r.ClientMaxBodySize), // the server's unless the route sets one
+					WAFExclude:         r.WAFExclude,
+					WAFOff:             !sv.WAF.Enabled,
 				}))
 			}
 		}
@@ -189,8 +206,37 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 		opts = append(opts, WithListen(listen...))
 	}
 	opts = append(opts, WithAdmin(Admin{Addr: c.AdminBind}))
-	logger.Info("config: the WAF is parsed but not active in this version")
 	return opts, nil
+}
+
+// wafConfig maps a server block's waf_* settings to the firewall's.
+func wafConfig(w confparse.WAF) waf.Config {
+	body := w.BodyLimit
+	if body == 0 {
+		body = -1 // "waf_body_limit 0;": bodies are not inspected
+	}
+	return waf.Config{
+		Paranoia:         w.Paranoia,
+		DetectOnly:       w.DetectOnly,
+		MaxBodyBytes:     body,
+		BotAllow:         w.BotAllow,
+		BotDeny:          w.BotDeny,
+		AutoBanThreshold: w.AutoBanThreshold,
+		AutoBanDuration:  w.AutoBanDuration,
+	}
+}
+
+// wafFamilies lists the firewall's family names, for messages.
+func wafFamilies() string {
+	var names []string
+	for f := waf.Family(1); f.String() != "none" && f.String() != ""; f++ {
+		if _, ok := waf.ParseFamily(f.String()); ok {
+			names = append(names, f.String())
+		} else {
+			break
+		}
+	}
+	return strings.Join(names, ", ")
 }
 
 // serverOf returns the first server block with a route to the upstream

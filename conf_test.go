@@ -46,6 +46,7 @@ tcp_bind off;
 upstream api { server %s; health_check interval=1h; }
 upstream web { server %s; health_check interval=1h; }
 http {
+    waf_enabled off;   # these clients are Go's: the bot rules would refuse them
     upstream shop { server %s; keepalive 0; health_check interval=1h; }
     server {
         listen 127.0.0.1:0;
@@ -113,6 +114,7 @@ func TestConfigRateLimit(t *testing.T) {
 tcp_bind off;
 upstream app { server %s; health_check interval=1h; }
 http {
+    waf_enabled off;   # these clients are Go's: the bot rules would refuse them
     server {
         listen 127.0.0.1:0;
         rate_limit_per_ip 0.5;
@@ -133,6 +135,7 @@ func TestConfigUwsgiRoute(t *testing.T) {
 	conf := `
 tcp_bind off;
 http {
+    waf_enabled off;   # these clients are Go's: the bot rules would refuse them
     server {
         listen 127.0.0.1:0;
         route /app { uwsgi_pass unix:/run/app.sock; uwsgi_param UWSGI_SCHEME https; }
@@ -159,6 +162,7 @@ func TestConfigFastCGIRoute(t *testing.T) {
 	conf := fmt.Sprintf(`
 tcp_bind off;
 http {
+    waf_enabled off;   # these clients are Go's: the bot rules would refuse them
     server {
         listen 127.0.0.1:0;
         route /php { fastcgi_pass unix:/run/missing-fpm.sock; root %s; fastcgi_param APP_ENV prod; }
@@ -207,7 +211,7 @@ tcp_bind %s;
 tcp_upstream db;
 tcp_proxy_protocol v1;
 upstream db { server %s; health_check interval=1h; }
-http { server { listen %s; route / { upstream db; } } }
+http { waf_enabled off; server { listen %s; route / { upstream db; } } }
 `, tcpAddr, be.Addr(), freeAddr(t))
 	opts := loadConf(t, conf)
 	srv, err := phalanx.New(opts...)
@@ -256,6 +260,7 @@ upstream a { server 127.0.0.1:1; algorithm aipredictive; health_check interval=1
 upstream b { server 127.0.0.1:2; algorithm aipredictive; ai_algorithm thompson_sampling; health_check interval=1h; }
 upstream c { server 127.0.0.1:3; algorithm aipredictive; health_check interval=1h; }
 http {
+    waf_enabled off;   # these clients are Go's: the bot rules would refuse them
     server {
         listen 127.0.0.1:0;
         ai_algorithm ucb1;
@@ -294,5 +299,61 @@ func TestConfigKnowsEveryPolicy(t *testing.T) {
 			continue
 		}
 		srv.Close()
+	}
+}
+
+func TestConfigWAF(t *testing.T) {
+	checkNoLeaks(t)
+	be := namedBackend(t, "app")
+	conf := fmt.Sprintf(`
+tcp_bind off;
+admin_bind off;
+upstream app { server %s; health_check interval=1h; }
+http {
+    server {
+        listen 127.0.0.1:0;
+        waf_bot_allow Go-http-client;   # the test's own client
+        route / { upstream app; }
+        route /forum { upstream app; waf_exclude sqli; }
+    }
+    server {
+        listen 127.0.0.1:0;
+        server_name internal.example;
+        waf_enabled off;
+        route / { upstream app; }
+    }
+}
+`, hostOf(be))
+	url, _ := startProxy(t, loadConf(t, conf)...)
+	c := client(t)
+	attack := "?q=1'%20UNION%20SELECT%20password%20FROM%20users--"
+	for _, tc := range []struct {
+		host, path string
+		want       int
+	}{
+		{"", "/home", 200},
+		{"", "/home" + attack, 403},
+		{"", "/forum" + attack, 200},
+		{"", "/forum?q=%3Cscript%3Ealert(1)%3C/script%3E", 403},
+		{"internal.example", "/home" + attack, 200},
+	} {
+		req, _ := http.NewRequest(http.MethodGet, url+tc.path, nil)
+		if tc.host != "" {
+			req.Host = tc.host
+		}
+		res, err := c.Do(req)
+		require.NoError(t, err)
+		io.Copy(io.Discard, res.Body)
+		res.Body.Close()
+		if res.StatusCode != tc.want {
+			t.Errorf("GET %s%s = %d, want %d", tc.host, tc.path, res.StatusCode, tc.want)
+		}
+	}
+
+	path := filepath.Join(t.TempDir(), "phalanx.conf")
+	require.NoError(t, os.WriteFile(path, []byte("tcp_bind off;\nupstream app { server 127.0.0.1:1; }\nhttp { server { route / { upstream app; waf_exclude 424242; } } }\n"), 0o644))
+	_, _, err := phalanx.LoadConfig(path, discard())
+	if err == nil || !strings.Contains(err.Error(), path+":3:") || !strings.Contains(err.Error(), "424242") {
+		t.Errorf("LoadConfig with an unknown rule id = %v, want an error at %s:3 naming it", err, path)
 	}
 }

@@ -59,6 +59,19 @@
 // consecutive failed requests take a backend out for FailTimeout). Every
 // transition is logged. Shutdown stops the checks.
 //
+// # Learning, firewall, observability
+//
+// Algorithm "aipredictive" hands backend choice to a learning policy of
+// package bandit (Upstream.AI picks it; lb.NewBandit plugs in your own),
+// which learns from each request's latency, failure or timeout. WithWAF
+// puts the firewall of package waf in the pipeline, after the request
+// limiter and the route match: banned clients, bot User-Agents and attack
+// payloads get 403 with the request id. WithAdmin (or ServeAdmin, or
+// AdminHandler in your own mux) serves health and readiness probes,
+// Prometheus metrics (Collector, for your own registry too), a JSON
+// status, reload, ban management and a live status page, never on a
+// traffic port; WithAccessLog writes a line per request.
+//
 // # Configuration
 //
 // The daemon's phalanx.conf maps onto these options:

@@ -9,6 +9,8 @@ import (
 	"net/http/httptest"
 	"strings"
 
+	"github.com/prometheus/client_golang/prometheus"
+
 	"github.com/phalanx-lb/phalanx"
 )
 
@@ -49,4 +51,48 @@ func ExampleServer_Handler() {
 	res.Body.Close()
 	fmt.Println(res.StatusCode, string(body))
 	// Output: 200 backend got /api/users, tagged "prod"
+}
+
+// Register phalanx's metrics in the embedding program's own Prometheus
+// registry, and mount its admin API under a path of its own mux.
+func ExampleServer_Collector() {
+	backend := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		io.WriteString(w, "hello")
+	}))
+	defer backend.Close()
+	lbsrv, err := phalanx.New(
+		phalanx.WithLogger(slog.New(slog.DiscardHandler)),
+		phalanx.WithUpstream(phalanx.Upstream{
+			Name:    "app",
+			Servers: []phalanx.UpstreamServer{{Addr: strings.TrimPrefix(backend.URL, "http://")}},
+		}),
+	)
+	if err != nil {
+		panic(err)
+	}
+	defer lbsrv.Shutdown(context.Background())
+
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(lbsrv.Collector())
+	mux := http.NewServeMux()
+	mux.Handle("/lb/", http.StripPrefix("/lb", lbsrv.AdminHandler()))
+
+	rec := httptest.NewRecorder()
+	lbsrv.Handler().ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/", nil))
+	families, err := reg.Gather()
+	if err != nil {
+		panic(err)
+	}
+	for _, f := range families {
+		if f.GetName() == "phalanx_http_requests_total" {
+			m := f.GetMetric()[0]
+			fmt.Println(f.GetName(), m.GetCounter().GetValue())
+		}
+	}
+	rec = httptest.NewRecorder()
+	mux.ServeHTTP(rec, httptest.NewRequest(http.MethodGet, "/lb/health", nil))
+	fmt.Print(rec.Code, " ", rec.Body.String())
+	// Output:
+	// phalanx_http_requests_total 1
+	// 200 ok
 }

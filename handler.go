@@ -34,7 +34,7 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 	w.Header().Set("X-Request-Id", id)
 	client := c.trusted.clientFromHeaders(peerAddr(r.RemoteAddr), r.Header)
 	clientIP := client.String()
-	st.clientIP = clientIP
+	st.client, st.clientIP = client, clientIP
 	if l := snap.requests; l != nil {
 		if d := l.Allow(client, time.Now()); !d.Allowed {
 			s.refusedRequests.Add(d)
@@ -66,6 +66,14 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 		r.Body = http.MaxBytesReader(w, r.Body, limit)
 	}
+	ctx := context.WithValue(r.Context(), stateKey{}, st)
+	r = r.WithContext(ctx)
+	if snap.waf != nil {
+		r.Header.Set("X-Request-Id", id) // for the firewall's log line; sent upstream anyway
+		if !s.firewall(w, r, snap.waf, rt, st) {
+			return
+		}
+	}
 	timeout := c.timeouts.Request
 	if rt.Timeout > 0 {
 		timeout = rt.Timeout
@@ -82,14 +90,13 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 			w.Header().Set(h.Name, h.Value)
 		}
 		if timeout > 0 {
-			ctx, cancel := context.WithTimeout(r.Context(), timeout)
+			ctx, cancel := context.WithTimeout(ctx, timeout)
 			defer cancel()
 			r = r.WithContext(ctx)
 		}
 		rt.Handler.ServeHTTP(w, r)
 		return
 	}
-	ctx := context.WithValue(r.Context(), stateKey{}, st)
 	if timeout > 0 {
 		var cancel context.CancelFunc
 		ctx, cancel = context.WithTimeout(ctx, timeout)

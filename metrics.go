@@ -230,7 +230,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	for _, d := range []*prometheus.Desc{descBackendUp, descBackendInFlight, descBackendPicks, descBackendFailures,
 		descRoutingLatency, descRoutingSuccess, descRoutingScore, descRateLimited, descTunnels,
-		descTCPActive, descTCPAccepted, descTCPFailed, descTCPBytes, descBuildInfo} {
+		descTCPActive, descTCPAccepted, descTCPFailed, descTCPBytes, descBuildInfo,
+		descWAFInspected, descWAFBlocked, descWAFRule, descWAFBot, descWAFBans, descWAFBansTotal} {
 		ch <- d
 	}
 }
@@ -281,6 +282,7 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descTCPBytes, float64(p.nIn.Load()), tp.listen, "in")
 		counter(descTCPBytes, float64(p.nOut.Load()), tp.listen, "out")
 	}
+	s.collectWAF(ch)
 	gauge(descBuildInfo, 1, buildVersion(), runtime.Version())
 }
 

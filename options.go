@@ -12,6 +12,7 @@ import (
 	"github.com/phalanx-lb/phalanx/bandit"
 	"github.com/phalanx-lb/phalanx/lb"
 	"github.com/phalanx-lb/phalanx/limiter"
+	"github.com/phalanx-lb/phalanx/waf"
 )
 
 // An Option configures a Server. Options are applied in order by New; the
@@ -119,6 +120,13 @@ type Route struct {
 	// MaxBodyBytes, if not 0, replaces the Server's body limit for this
 	// route; negative means no limit.
 	MaxBodyBytes int64
+	// WAFExclude turns firewall rules off for this route: rule ids
+	// ("1002") and family names ("sqli", "xss", "traversal", "rfi",
+	// "command", "nosql", "bot", "protocol"), for a route whose
+	// legitimate traffic looks like an attack.
+	WAFExclude []string
+	// WAFOff turns the firewall off for this route.
+	WAFOff bool
 
 	// owned is set by ConfigOptions on the routes whose Handler it built:
 	// the Server closes such a Handler (an io.Closer) when it retires the
@@ -168,6 +176,7 @@ type config struct {
 	maxBodyBytes   int64
 	maxHeaderBytes int
 	accessLog      *slog.Logger // nil: no access log
+	waf            *waf.Config  // nil: no firewall
 	admin          Admin
 
 	// metrics are the Server's, set by New and Reload (not an option).

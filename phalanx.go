@@ -17,6 +17,7 @@ import (
 
 	"github.com/phalanx-lb/phalanx/limiter"
 	"github.com/phalanx-lb/phalanx/sniff"
+	"github.com/phalanx-lb/phalanx/waf"
 )
 
 // ErrServerClosed is returned by Serve after Shutdown or Close.
@@ -67,6 +68,7 @@ type snapshot struct {
 	requests  limiter.Limiter // per request; nil: none
 	routes    *routeTable
 	upstreams map[string]*upstream
+	waf       *waf.Engine // nil: no firewall
 }
 
 // New returns a Server configured by opts, with its pools' health checks
@@ -266,8 +268,14 @@ func buildSnapshot(c *config, old *snapshot) (*snapshot, error) {
 		routes = []Route{{Path: "/", Upstream: c.upstreams[0].Name}}
 	}
 	rs := make([]*route, 0, len(routes))
+	if snap.waf, err = newFirewall(c, old); err != nil {
+		return fail(err)
+	}
 	for _, r := range routes {
 		rt := &route{Route: r}
+		if rt.wafX, err = routeExclusions(r); err != nil {
+			return fail(err)
+		}
 		switch {
 		case r.Handler != nil && r.Upstream != "":
 			return fail(fmt.Errorf("route %s%s has both an upstream and a handler", r.Host, r.Path))

@@ -10,6 +10,7 @@ import (
 	"net"
 	"net/http"
 	"net/http/httputil"
+	"net/netip"
 	"reflect"
 	"slices"
 	"strings"
@@ -266,6 +267,7 @@ type reqState struct {
 	cfg      *config
 	route    *route
 	id       string
+	client   netip.Addr
 	clientIP string
 	backend  atomic.Pointer[lb.Backend] // the last backend tried
 	// upstreamNanos is the last attempt's time to response headers.

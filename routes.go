@@ -5,6 +5,8 @@ import (
 	"net"
 	"sort"
 	"strings"
+
+	"github.com/phalanx-lb/phalanx/waf"
 )
 
 // routeTable is the immutable, pre-sorted form of the configured routes.
@@ -24,6 +26,7 @@ type route struct {
 	Route
 	name string // "host/path" for logs and metrics
 	up   *upstream
+	wafX *waf.Exclusions // WAFExclude parsed; nil: none
 }
 
 func newRouteTable(routes []*route) (*routeTable, error) {

@@ -28,6 +28,12 @@ package confparse
 //	waf_enabled on|off;            http, server         true              waf_enabled off;
 //	waf_auto_ban_threshold N;      http, server         15                waf_auto_ban_threshold 30;
 //	waf_auto_ban_duration D;       http, server         3600s             waf_auto_ban_duration 1h;
+//	waf_paranoia N;                http, server         1                 waf_paranoia 2;
+//	waf_mode block|detect;         http, server         block             waf_mode detect;
+//	waf_body_limit SIZE;           http, server         64k (0: off)      waf_body_limit 1m;
+//	waf_bot_allow UA...;           http, server (rep.)  none              waf_bot_allow Go-http-client "";
+//	waf_bot_deny UA...;            http, server (rep.)  none              waf_bot_deny badbot;
+//	waf_exclude ID|FAMILY...;      route (repeatable)   none              waf_exclude 1002 xss;
 //	ai_algorithm A;                http, server, upstr. adaptive          ai_algorithm ucb1;
 //	ai_epsilon F;                  http, server, upstr. 0.10              ai_epsilon 0.05;
 //	ai_temperature F;              http, server, upstr. 1.0               ai_temperature 0.5;
@@ -279,6 +285,8 @@ func defaultServer() Server {
 			Enabled:          true,
 			AutoBanThreshold: 15,
 			AutoBanDuration:  3600 * time.Second,
+			Paranoia:         1,
+			BodyLimit:        64 << 10,
 		},
 		AI:                  defaultAI(),
 		ClientMaxBodySize:   1 << 20, // 1m, nginx's default
@@ -550,6 +558,34 @@ func (b *builder) serverSetting(d *Directive, s *Server, k block) {
 	case "waf_auto_ban_duration":
 		if v, ok := b.duration(w, d.Name); ok {
 			s.WAF.AutoBanDuration = v
+		}
+	case "waf_paranoia":
+		if n, ok := b.integer(w, d.Name, 1, 4, "1 (the default), 2, 3 or 4"); ok {
+			s.WAF.Paranoia = n
+		}
+	case "waf_mode":
+		switch w.Value {
+		case "block":
+			s.WAF.DetectOnly = false
+		case "detect":
+			s.WAF.DetectOnly = true
+		default:
+			b.errorf(w.Pos, "invalid value %q for %q: use block or detect", w.Value, d.Name)
+		}
+	case "waf_body_limit":
+		if v, ok := b.size(w, d.Name, 0); ok {
+			s.WAF.BodyLimit = v
+		}
+	case "waf_bot_allow", "waf_bot_deny":
+		dst := &s.WAF.BotAllow
+		if d.Name == "waf_bot_deny" {
+			dst = &s.WAF.BotDeny
+		}
+		for _, a := range d.Args {
+			if d.Name == "waf_bot_deny" && !b.nonEmpty(a, d.Name, "curl") {
+				continue
+			}
+			*dst = append(slices.Clip(*dst), a.Value) // "" allows requests without a User-Agent
 		}
 	case "client_max_body_size":
 		if v, ok := b.size(w, d.Name, 0); ok {
@@ -911,6 +947,12 @@ func (b *builder) route(d *Directive, s *Server) Route {
 			if v, ok := b.size(w, d.Name, 0); ok {
 				r.ClientMaxBodySize = v
 				bodySize = true
+			}
+		case "waf_exclude":
+			for _, a := range d.Args {
+				if b.nonEmpty(a, d.Name, "1002 or sqli") {
+					r.WAFExclude = append(r.WAFExclude, a.Value)
+				}
 			}
 		default:
 			b.timeout(d, &r.Timeouts)

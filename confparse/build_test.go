@@ -64,7 +64,7 @@ func referenceConfig(file string, upstream, backend, server Pos) *confparse.Conf
 			RateLimitPerIP:  50,
 			RateLimitBurst:  100,
 			GlobalRateLimit: 0,
-			WAF:             confparse.WAF{Enabled: true, AutoBanThreshold: 15, AutoBanDuration: time.Hour},
+			WAF:             confparse.WAF{Enabled: true, AutoBanThreshold: 15, AutoBanDuration: time.Hour, Paranoia: 1, BodyLimit: 64 << 10},
 			AI: confparse.AI{
 				Algorithm: "epsilon_greedy", Epsilon: 0.10, Temperature: 1.0, UCBConstant: 2.0, ThompsonThresholdMS: 100,
 			},
@@ -210,7 +210,7 @@ func TestBuildDefaults(t *testing.T) {
 		{"rate_limit_per_ip", s.RateLimitPerIP, 50.0},
 		{"rate_limit_burst", s.RateLimitBurst, 100},
 		{"global_rate_limit", s.GlobalRateLimit, 0.0},
-		{"waf_*", s.WAF, confparse.WAF{Enabled: true, AutoBanThreshold: 15, AutoBanDuration: 3600 * time.Second}},
+		{"waf_*", s.WAF, confparse.WAF{Enabled: true, AutoBanThreshold: 15, AutoBanDuration: 3600 * time.Second, Paranoia: 1, BodyLimit: 64 << 10}},
 		{"ai_*", s.AI, confparse.AI{Algorithm: "adaptive", Epsilon: 0.10, Temperature: 1.0, UCBConstant: 2.0, ThompsonThresholdMS: 100}},
 		{"timeouts", s.Timeouts, confparse.Timeouts{}},
 		{"client_max_body_size", s.ClientMaxBodySize, int64(1 << 20)},
@@ -270,6 +270,12 @@ http {
         global_rate_limit 10000;
         waf_auto_ban_threshold 30;
         waf_auto_ban_duration 1h30m;
+        waf_paranoia 2;
+        waf_mode detect;
+        waf_body_limit 1m;
+        waf_bot_allow "Go-http-client" "";
+        waf_bot_allow curl;
+        waf_bot_deny badbot;
         ai_algorithm thompson_sampling;
         ai_epsilon 0;
         ai_temperature 2;
@@ -286,6 +292,7 @@ http {
             index index.htm default.htm;
             add_response_header Cache-Control "max-age=60";
             client_max_body_size 1g;
+            waf_exclude 1002 xss;
         }
         route /php {
             fastcgi_pass unix:/run/php-fpm.sock;
@@ -355,8 +362,9 @@ http {
 			RateLimitPerIP:    12.5,
 			RateLimitBurst:    25,
 			GlobalRateLimit:   10000,
-			WAF:               confparse.WAF{Enabled: false, AutoBanThreshold: 30, AutoBanDuration: 90 * time.Minute},
-			AI:                confparse.AI{Algorithm: "thompson_sampling", Epsilon: 0, Temperature: 2, UCBConstant: 0, ThompsonThresholdMS: 50.5},
+			WAF: confparse.WAF{Enabled: false, AutoBanThreshold: 30, AutoBanDuration: 90 * time.Minute, Paranoia: 2, DetectOnly: true,
+				BodyLimit: 1 << 20, BotAllow: []string{"Go-http-client", "", "curl"}, BotDeny: []string{"badbot"}},
+			AI: confparse.AI{Algorithm: "thompson_sampling", Epsilon: 0, Temperature: 2, UCBConstant: 0, ThompsonThresholdMS: 50.5},
 			Timeouts: confparse.Timeouts{
 				ClientHeader: 5 * time.Second, ClientIdle: 2 * time.Minute, UpstreamConnect: 500 * time.Millisecond,
 				UpstreamHeader: 2 * time.Minute, Request: time.Hour,
@@ -369,6 +377,7 @@ http {
 				{
 					Prefix: "/static", Root: "/var/www", Index: []string{"index.htm", "default.htm"},
 					AddResponseHeaders: []confparse.Header{{Name: "Cache-Control", Value: "max-age=60"}},
+					WAFExclude:         []string{"1002", "xss"},
 					ClientMaxBodySize:  1 << 30,
 				},
 				{

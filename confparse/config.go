@@ -121,6 +121,11 @@ type WAF struct {
 	Enabled          bool          // "waf_enabled on|off|true|false;", default true
 	AutoBanThreshold int           // "waf_auto_ban_threshold N;", default 15
 	AutoBanDuration  time.Duration // "waf_auto_ban_duration SECONDS;" (a plain number is seconds), default 3600s
+	Paranoia         int           // "waf_paranoia 1..4;", default 1
+	DetectOnly       bool          // "waf_mode detect;" (default "block")
+	BodyLimit        int64         // "waf_body_limit SIZE;", default 64k; 0 = bodies not inspected
+	BotAllow         []string      // "waf_bot_allow USER-AGENT...;": substrings exempt from the bot rules
+	BotDeny          []string      // "waf_bot_deny USER-AGENT...;": substrings blocked as bots
 }
 
 // Timeouts are the timeout directives, valid in http and server blocks;
@@ -154,6 +159,10 @@ type Route struct {
 
 	AddHeaders         []Header // "add_header NAME VALUE;": sent upstream
 	AddResponseHeaders []Header // "add_response_header NAME VALUE;"
+
+	// WAFExclude are the firewall rule ids and family names the route
+	// turns off ("waf_exclude 1002 xss;"); the proxy checks them.
+	WAFExclude []string
 
 	Timeouts          Timeouts
 	ClientMaxBodySize int64 // Build copies the server's when the route sets none; 0 = no limit
