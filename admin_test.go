@@ -3,6 +3,8 @@ package phalanx_test
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -400,4 +402,65 @@ func rowOf(dom, addr string) string {
 		return dom[i:]
 	}
 	return dom[i : i+j]
+}
+
+// TestConnectionMetrics counts connections by protocol and TLS
+// handshakes, good and failed.
+func TestConnectionMetrics(t *testing.T) {
+	checkNoLeaks(t)
+	be := namedBackend(t, "app")
+	ca := newTestCA(t)
+	cert, key := ca.issue(t, t.TempDir(), "a", "127.0.0.1")
+	url, srv := startProxy(t, phalanx.WithLogger(discard()),
+		phalanx.WithCertificate(cert, key),
+		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks,
+			Servers: []phalanx.UpstreamServer{{Addr: hostOf(be)}}}))
+	admin := startAdmin(t, srv)
+	addr := strings.TrimPrefix(url, "http://")
+
+	h1 := client(t)
+	get(t, h1, url+"/")
+	tr := &http.Transport{TLSClientConfig: &tls.Config{RootCAs: ca.pool}}
+	t.Cleanup(tr.CloseIdleConnections)
+	get(t, &http.Client{Transport: tr, Timeout: 10 * time.Second}, "https://"+addr+"/")
+	// A TLS client that gives up: its ClientHello starts the handshake,
+	// then it closes.
+	c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+	require.NoError(t, err)
+	tc := tls.Client(c, &tls.Config{ServerName: "127.0.0.1", RootCAs: x509.NewCertPool()}) // trusts nothing
+	tc.SetDeadline(time.Now().Add(5 * time.Second))
+	if err := tc.Handshake(); err == nil {
+		t.Fatal("a handshake with an untrusted certificate succeeded")
+	}
+	tc.Close()
+
+	eventually(t, 5*time.Second, "the failed handshake to be counted", func() bool {
+		_, body := get(t, h1, admin+"/metrics")
+		return strings.Contains(body, `phalanx_tls_handshakes_total{result="failed"} 1`)
+	})
+	_, body := get(t, h1, admin+"/metrics")
+	for _, want := range []string{
+		`phalanx_tls_handshakes_total{result="ok"} 1`,
+		`phalanx_connections_total{protocol="http1"} `,
+		`phalanx_connections_total{protocol="tls"} 2`,
+		`phalanx_connections_active{protocol="http1"} 1`,
+	} {
+		if !strings.Contains(body, want) {
+			t.Errorf("GET /metrics lacks %s:\n%s", want, grepLines(body, "phalanx_tls", "phalanx_conn"))
+		}
+	}
+}
+
+// grepLines returns the lines of text that start with one of prefixes.
+func grepLines(text string, prefixes ...string) string {
+	var out []string
+	for _, l := range strings.Split(text, "\n") {
+		for _, p := range prefixes {
+			if strings.HasPrefix(l, p) {
+				out = append(out, l)
+				break
+			}
+		}
+	}
+	return strings.Join(out, "\n")
 }

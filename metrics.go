@@ -8,6 +8,7 @@ import (
 	"runtime/debug"
 	"slices"
 	"strconv"
+	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
 
@@ -37,6 +38,10 @@ type metrics struct {
 	transitions      *prometheus.CounterVec // upstream, backend, state, check
 	reloads          *prometheus.CounterVec // result
 	lastReload       prometheus.Gauge
+
+	// tlsActive holds the TLS connections that have served a request,
+	// so that each handshake is counted once.
+	tlsActive sync.Map
 
 	all []prometheus.Collector
 }
@@ -142,13 +147,29 @@ func (m *metrics) connState(c net.Conn, state http.ConnState) {
 		p := connProtocol(c)
 		m.connsTotal.WithLabelValues(p).Inc()
 		m.connsActive.WithLabelValues(p).Inc()
+	case http.StateActive:
+		// net/http completes the handshake before it reads a request, so
+		// a TLS connection's first request marks a good handshake.
+		if _, ok := c.(*tls.Conn); ok {
+			if _, seen := m.tlsActive.LoadOrStore(c, struct{}{}); !seen {
+				m.tlsHandshakes.WithLabelValues("ok").Inc()
+			}
+		}
 	case http.StateHijacked, http.StateClosed:
 		// A hijacked connection (a WebSocket) is counted as a tunnel
 		// from now on.
 		p := connProtocol(c)
 		m.connsActive.WithLabelValues(p).Dec()
-		if tc, ok := c.(*tls.Conn); ok && state == http.StateClosed && !tc.ConnectionState().HandshakeComplete {
-			m.tlsHandshakes.WithLabelValues("failed").Inc()
+		if tc, ok := c.(*tls.Conn); ok {
+			if _, seen := m.tlsActive.LoadAndDelete(c); !seen {
+				// No request came: the handshake failed, or the client
+				// left right after it.
+				result := "failed"
+				if tc.ConnectionState().HandshakeComplete {
+					result = "ok"
+				}
+				m.tlsHandshakes.WithLabelValues(result).Inc()
+			}
 		}
 	}
 }
