@@ -1,14 +1,13 @@
 package main
 
 import (
-	"bytes"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"math"
 	"os"
 	"strings"
 
+	"github.com/phalanx-lb/phalanx/bench/routing/internal/readme"
 	"github.com/phalanx-lb/phalanx/bench/routing/sim"
 )
 
@@ -18,7 +17,7 @@ const (
 	endMarker   = "<!-- routing:end -->"
 )
 
-var errMarkers = errors.New("routing: README lacks the markers " + beginMarker + " and " + endMarker + " in that order")
+var errMarkers = readme.ErrMarkers
 
 // report is everything a grid run produced; it is also the JSON output.
 type report struct {
@@ -91,23 +90,7 @@ func (r *report) writeJSON(path string) error {
 // rewriteSection returns doc with the text between the markers replaced by
 // section.
 func rewriteSection(doc, section []byte) ([]byte, error) {
-	i := bytes.Index(doc, []byte(beginMarker))
-	if i < 0 {
-		return nil, errMarkers
-	}
-	i += len(beginMarker)
-	j := bytes.Index(doc[i:], []byte(endMarker))
-	if j < 0 {
-		return nil, errMarkers
-	}
-	j += i
-	var out bytes.Buffer
-	out.Write(doc[:i])
-	out.WriteString("\n")
-	out.Write(bytes.TrimSpace(section))
-	out.WriteString("\n")
-	out.Write(doc[j:])
-	return out.Bytes(), nil
+	return readme.Rewrite(doc, section, beginMarker, endMarker)
 }
 
 // markdown renders the report as the README section; chart, if not

@@ -37,9 +37,7 @@
 package main
 
 import (
-	"bytes"
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"os"
@@ -47,6 +45,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/phalanx-lb/phalanx/bench/routing/internal/readme"
 	"github.com/phalanx-lb/phalanx/bench/routing/sim"
 )
 
@@ -126,26 +125,10 @@ const (
 	endMarker   = "<!-- live:end -->"
 )
 
-var errMarkers = errors.New("live: README lacks the markers " + beginMarker + " and " + endMarker + " in that order")
+var errMarkers = readme.ErrMarkers
 
 // rewriteSection returns doc with the text between the markers replaced by
 // section.
 func rewriteSection(doc, section []byte) ([]byte, error) {
-	i := bytes.Index(doc, []byte(beginMarker))
-	if i < 0 {
-		return nil, errMarkers
-	}
-	i += len(beginMarker)
-	j := bytes.Index(doc[i:], []byte(endMarker))
-	if j < 0 {
-		return nil, errMarkers
-	}
-	j += i
-	var out bytes.Buffer
-	out.Write(doc[:i])
-	out.WriteString("\n")
-	out.Write(bytes.TrimSpace(section))
-	out.WriteString("\n")
-	out.Write(doc[j:])
-	return out.Bytes(), nil
+	return readme.Rewrite(doc, section, beginMarker, endMarker)
 }
