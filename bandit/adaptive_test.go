@@ -40,11 +40,37 @@ func armOf(p bandit.Reporter, arm int, now time.Time) bandit.ArmReport {
 	return bandit.ArmReport{Arm: -1}
 }
 
-// TestAdaptivePeak checks the peak-EWMA: a sample above the estimate
-// replaces it at once, samples below bring it down over about a time
-// constant.
+// TestAdaptiveMean checks the default latency estimate, a time-decayed
+// mean: one slow answer among many moves it a little, a run of them moves
+// it within a time constant.
+func TestAdaptiveMean(t *testing.T) {
+	p := newAdaptive()
+	now := feed(p, epoch, 0, 1000, ms, ok(10*ms))
+	if got := armOf(p, 0, now).Latency; !near(got, 10*ms, 0.01) {
+		t.Fatalf("Latency after 10ms answers = %v, want 10ms", got)
+	}
+	// About 1000 answers weigh in the last time constant (1s).
+	now = feed(p, now, 0, 1, ms, ok(100*ms))
+	if got := armOf(p, 0, now).Latency; got < 10*ms || got > 11*ms {
+		t.Errorf("Latency after one 100ms answer = %v, want from 10ms to 11ms", got)
+	}
+	now = feed(p, now, 0, 1000, ms, ok(100*ms)) // one time constant
+	if got := armOf(p, 0, now).Latency; got < 50*ms || got > 80*ms {
+		t.Errorf("Latency after 1s of 100ms answers = %v, want from 50ms to 80ms", got)
+	}
+	now = feed(p, now, 0, 5000, ms, ok(100*ms))
+	if got := armOf(p, 0, now).Latency; !near(got, 100*ms, 0.01) {
+		t.Errorf("Latency after 6s of 100ms answers = %v, want 100ms", got)
+	}
+}
+
+// TestAdaptivePeak checks the peak-EWMA of PeakLatency: a sample above the
+// estimate replaces it at once, samples below bring it down over about a
+// time constant.
 func TestAdaptivePeak(t *testing.T) {
 	p := newAdaptive()
+	p.PeakLatency = true
+	p.LatencyDecay = 2 * time.Second
 	now := feed(p, epoch, 0, 1000, ms, ok(10*ms))
 	if got := armOf(p, 0, now).Latency; !near(got, 10*ms, 0.01) {
 		t.Fatalf("Latency after 10ms answers = %v, want 10ms", got)
@@ -218,19 +244,33 @@ func TestAdaptiveSkipsFailing(t *testing.T) {
 // TestAdaptiveTimeouts checks that a timeout feeds the latency estimate
 // with the time waited, and another failure does not feed it at all.
 func TestAdaptiveTimeouts(t *testing.T) {
-	p := newAdaptive()
-	now := feed(p, epoch, 0, 100, ms, ok(10*ms))
-	now = feed(p, now, 0, 1, ms, bandit.Outcome{Latency: ms, Failed: true})
-	r := armOf(p, 0, now)
-	if !near(r.Latency, 10*ms, 0.01) {
-		t.Errorf("Latency after a fast error = %v, want 10ms as before", r.Latency)
-	}
-	if r.Success >= 1 {
-		t.Errorf("Success after an error = %v, want below 1", r.Success)
-	}
-	now = feed(p, now, 0, 1, ms, bandit.Outcome{Latency: 2 * time.Second, Failed: true, TimedOut: true})
-	if got := armOf(p, 0, now).Latency; !near(got, 2*time.Second, 0.01) {
-		t.Errorf("Latency after a 2s timeout = %v, want 2s", got)
+	for _, tc := range []struct {
+		name      string
+		peak      bool
+		low, high time.Duration // the estimate after the timeout
+	}{
+		// 100 answers in 100ms weigh about 95 with a 1s time constant:
+		// (95 × 10ms + 2s) / 96 ≈ 31ms.
+		{"mean", false, 28 * ms, 34 * ms},
+		{"peak", true, 1980 * ms, 2020 * ms},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			p := newAdaptive()
+			p.PeakLatency = tc.peak
+			now := feed(p, epoch, 0, 100, ms, ok(10*ms))
+			now = feed(p, now, 0, 1, ms, bandit.Outcome{Latency: ms, Failed: true})
+			r := armOf(p, 0, now)
+			if !near(r.Latency, 10*ms, 0.01) {
+				t.Errorf("Latency after a fast error = %v, want 10ms as before", r.Latency)
+			}
+			if r.Success >= 1 {
+				t.Errorf("Success after an error = %v, want below 1", r.Success)
+			}
+			now = feed(p, now, 0, 1, ms, bandit.Outcome{Latency: 2 * time.Second, Failed: true, TimedOut: true})
+			if got := armOf(p, 0, now).Latency; got < tc.low || got > tc.high {
+				t.Errorf("Latency after a 2s timeout = %v, want from %v to %v", got, tc.low, tc.high)
+			}
+		})
 	}
 }
 
@@ -291,3 +331,114 @@ func TestAdaptiveBeatsPeakEWMA(t *testing.T) {
 }
 
 func clone(bs []backend) []backend { return append([]backend(nil), bs...) }
+
+// TestAdaptiveBreaker checks that a run of failures after a long good run
+// opens an arm's breaker, which the success rate alone would take dozens
+// of failures to do, and what the breaker then lets through.
+func TestAdaptiveBreaker(t *testing.T) {
+	fail := bandit.Outcome{Latency: ms, Failed: true}
+	// setup gives arm 0 a good run, 10ms answers, and arm 1 one of 30ms
+	// answers and 3 requests in flight for good: arm 0 is the cheaper
+	// while it is available, however long both stay idle.
+	setup := func() (*bandit.Adaptive, time.Time) {
+		p := newAdaptive()
+		now := feed(p, epoch, 0, 1000, ms, ok(10*ms))
+		now = feed(p, now, 1, 100, ms, ok(30*ms))
+		for range 3 {
+			p.Choose([]int{1}, now)
+		}
+		return p, now
+	}
+	// gets reports whether arm 0 gets a request at now (then canceled).
+	gets := func(p *bandit.Adaptive, now time.Time) bool {
+		arm := p.Choose([]int{0, 1}, now)
+		p.Observe(arm, bandit.Outcome{Canceled: true}, now)
+		return arm == 0
+	}
+
+	t.Run("opens after three failures", func(t *testing.T) {
+		p, now := setup()
+		now = feed(p, now, 0, 2, ms, fail)
+		if !gets(p, now) {
+			t.Fatalf("arm 0 passed over after 2 failures in 1000, want it still chosen")
+		}
+		now = feed(p, now, 0, 1, ms, fail)
+		if gets(p, now) {
+			t.Errorf("arm 0 chosen after 3 failures in a row, want it passed over")
+		}
+		if got := armOf(p, 0, now).Success; got < 0.99 {
+			t.Errorf("Success = %.3f, want above 0.99: the breaker, not the rate, passes it over", got)
+		}
+	})
+	t.Run("one failure", func(t *testing.T) {
+		p, now := setup()
+		now = feed(p, now, 0, 1, ms, fail)
+		now = feed(p, now, 0, 10, ms, ok(10*ms))
+		now = feed(p, now, 0, 2, ms, fail)
+		if !gets(p, now) {
+			t.Errorf("arm 0 passed over after failures that were not in a row, want it chosen")
+		}
+	})
+	t.Run("flaky", func(t *testing.T) {
+		// An arm failing one request in five: four failures in a row
+		// happen by chance (0.2⁴ = 0.0016), five hardly (0.0003).
+		p := newAdaptive()
+		now := epoch
+		for i := range 1000 {
+			now = feed(p, now, 0, 1, ms, bandit.Outcome{Latency: 10 * ms, Failed: i%5 == 0})
+		}
+		now = feed(p, now, 1, 100, ms, ok(30*ms))
+		now = feed(p, now, 0, 4, ms, fail)
+		if !gets(p, now) {
+			t.Errorf("flaky arm passed over after 4 failures in a row, want it chosen")
+		}
+		now = feed(p, now, 0, 1, ms, fail)
+		if gets(p, now) {
+			t.Errorf("flaky arm chosen after 5 failures in a row, want it passed over")
+		}
+	})
+	t.Run("probes", func(t *testing.T) {
+		p, now := setup()
+		now = feed(p, now, 0, 3, ms, fail)
+		opened := now
+		// One probe at a time, once the backoff (1s, then 2s, 4s, 8s,
+		// 10s, 10s) is over; each probe fails.
+		for i, backoff := range []time.Duration{1, 2, 4, 8, 10, 10} {
+			backoff *= time.Second
+			if gets(p, opened.Add(backoff-ms)) {
+				t.Fatalf("probe %d: arm 0 chosen before the backoff of %v ended", i, backoff)
+			}
+			at := opened.Add(backoff)
+			if arm := p.Choose([]int{0, 1}, at); arm != 0 {
+				t.Fatalf("probe %d: Choose = %d once the backoff of %v ended, want 0", i, arm, backoff)
+			}
+			if arm := p.Choose([]int{0, 1}, at); arm != 1 {
+				t.Fatalf("probe %d: Choose = %d with the probe in flight, want 1", i, arm)
+			}
+			p.Observe(1, bandit.Outcome{Canceled: true}, at)
+			opened = at.Add(ms)
+			p.Observe(0, fail, opened)
+		}
+		// A probe that succeeds closes the breaker: several requests in
+		// flight at once again.
+		at := opened.Add(10 * time.Second)
+		p.Choose([]int{0, 1}, at)
+		p.Observe(0, ok(10*ms), at.Add(10*ms))
+		at = at.Add(10 * ms)
+		for i := range 3 {
+			if arm := p.Choose([]int{0, 1}, at); arm != 0 {
+				t.Fatalf("request %d after a good probe: Choose = %d, want 0", i, arm)
+			}
+		}
+	})
+	t.Run("off", func(t *testing.T) {
+		p := newAdaptive()
+		p.BreakAfter = -1
+		now := feed(p, epoch, 0, 1000, ms, ok(10*ms))
+		now = feed(p, now, 1, 100, ms, ok(30*ms))
+		now = feed(p, now, 0, 10, ms, fail)
+		if !gets(p, now) {
+			t.Errorf("arm 0 passed over after 10 failures with BreakAfter -1, want it chosen (Success %.3f)", armOf(p, 0, now).Success)
+		}
+	})
+}

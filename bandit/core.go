@@ -9,7 +9,7 @@ import (
 
 const (
 	// maxCandidates bounds the candidates a policy samples per choice.
-	maxCandidates = 8
+	maxCandidates = 16
 	// minLatency floors latency estimates in costs, so that arms measured
 	// at 0 (a fake clock, a cache) still compare by in-flight count.
 	minLatency = 1e-6
@@ -24,11 +24,22 @@ const (
 
 // Defaults shared by the policies built on core.
 const (
-	defaultLatencyDecay = 2 * time.Second
-	defaultSuccessDecay = 10 * time.Second
-	defaultLatencyPrior = 0.25
-	defaultSuccessPrior = 2
+	defaultCandidates           = 10
+	defaultAdaptiveLatencyDecay = time.Second
+	defaultLatencyDecay         = 2 * time.Second
+	defaultSuccessDecay         = 10 * time.Second
+	defaultLatencyPrior         = 0.25
+	defaultSuccessPrior         = 2
+	defaultBreakAfter           = 3
+	defaultBackoff              = time.Second
+	defaultMaxBackoff           = 10 * time.Second
 )
+
+// breakOdds is how unlikely a run of failures must be, given the arm's
+// failure rate before the run, to open the breaker: an arm failing one
+// request in five needs five failures in a row (0.2⁵ ≈ 0.0003), one that
+// never failed needs breakAfter.
+const breakOdds = 1e-3
 
 // arm is what core knows of one arm.
 type arm struct {
@@ -39,6 +50,14 @@ type arm struct {
 	// healthyAt is the first time the success rate reaches the policy's
 	// minimum, if no outcome comes first (see successEst.healthyAt).
 	healthyAt int64
+	// The breaker (see core.breaker): streak counts the failures in a
+	// row, the first of them sent at streakFrom; trips counts the times
+	// the breaker opened since the last success, and the arm is left
+	// alone until openUntil.
+	streak     int
+	streakFrom int64
+	trips      int
+	openUntil  int64
 }
 
 // settings are a policy's tuning fields resolved to values.
@@ -50,6 +69,9 @@ type settings struct {
 	succPrior  float64 // pseudo-successes
 	minSuccess float64 // the health threshold; 0: none
 	peak       bool    // peak-EWMA latency instead of a plain mean
+	breakAfter int     // failures in a row that open the breaker; 0: none
+	backoff    int64   // how long it first stays open, ns
+	maxBackoff int64   // the most it stays open, ns
 }
 
 // core is the state shared by the policies that rank arms by expected
@@ -99,7 +121,7 @@ func (c *core) arm(id int, t int64) *arm {
 	if a := c.arms.get(id); a != nil {
 		return a
 	}
-	a := &arm{healthyAt: math.MinInt64}
+	a := &arm{healthyAt: math.MinInt64, openUntil: math.MinInt64}
 	if c.fleet.has {
 		a.lat.seed(t, c.worst(t), seedWeight)
 	}
@@ -127,8 +149,13 @@ func (c *core) success(a *arm, t int64) float64 {
 	return successRate(n, f, c.set.succPrior)
 }
 
-// healthy reports whether a's success rate at t is at least the minimum.
-func (c *core) healthy(a *arm, t int64) bool { return t >= a.healthyAt }
+// available reports whether a may be chosen at t while other candidates
+// may: its success rate is at least the minimum, and its breaker is
+// closed, or half open (the backoff is over) with no request in flight,
+// so that a single request probes it.
+func (c *core) available(a *arm, t int64) bool {
+	return t >= a.healthyAt && t >= a.openUntil && (a.trips == 0 || a.inflight == 0)
+}
 
 // cost returns a's expected completion time at t, in seconds: the time a
 // request would take there, latency × (in-flight + 1), divided by the
@@ -175,14 +202,63 @@ func (c *core) sample(n int, idx *[maxCandidates]int) int {
 	return k
 }
 
-// lowestCost returns the candidate of lowest cost among a sample of d.
-func (c *core) lowestCost(cands []int, t int64) int {
+// draw puts the candidates a choice looks at into out, in random order,
+// and returns how many (at least 1, given candidates): d drawn at random,
+// less the unavailable ones. If none of those is available, it draws up
+// to d among the available candidates instead (a pass over all of them,
+// a comparison each); if no candidate is available, it keeps the d drawn,
+// so that a policy whose arms all fail still chooses by cost.
+func (c *core) draw(cands []int, t int64, out *[maxCandidates]int) int {
 	var idx [maxCandidates]int
 	k := c.sample(len(cands), &idx)
-	best, bestCost := cands[idx[0]], math.Inf(1)
+	m := 0
 	for _, i := range idx[:k] {
-		if cost := c.cost(c.arm(cands[i], t), t); cost < bestCost {
-			best, bestCost = cands[i], cost
+		if c.available(c.arm(cands[i], t), t) {
+			out[m] = cands[i]
+			m++
+		}
+	}
+	if m > 0 {
+		return m
+	}
+	if k < len(cands) {
+		// Reservoir sampling of d among the available ones, in one pass.
+		seen := 0
+		for _, id := range cands {
+			if !c.available(c.arm(id, t), t) {
+				continue
+			}
+			if seen < k {
+				out[seen] = id
+			} else if j := c.rng.IntN(seen + 1); j < k {
+				out[j] = id
+			}
+			seen++
+		}
+		if seen > 0 {
+			return min(seen, k)
+		}
+	}
+	for j, i := range idx[:k] {
+		out[j] = cands[i]
+	}
+	return k
+}
+
+// cheapest returns the id of lowest cost among ids, the first on a tie.
+// The success rate divides the load and is at most 1, so an arm whose
+// load alone is no lower than the best cost so far is passed over
+// without computing it.
+func (c *core) cheapest(ids []int, t int64) int {
+	best, bestCost := ids[0], math.Inf(1)
+	for _, id := range ids {
+		a := c.arm(id, t)
+		load := c.load(a, t)
+		if load >= bestCost {
+			continue
+		}
+		if cost := load / max(c.success(a, t), minRate); cost < bestCost {
+			best, bestCost = id, cost
 		}
 	}
 	return best
@@ -213,6 +289,7 @@ func (c *core) observe(id int, o Outcome, t int64, failed bool) {
 	if c.set.minSuccess > 0 {
 		a.healthyAt = a.succ.healthyAt(c.set.minSuccess, c.set.succPrior, c.set.succTau)
 	}
+	c.breaker(a, o, t)
 	if o.Failed && !o.TimedOut {
 		return
 	}
@@ -228,6 +305,61 @@ func (c *core) observe(id int, o Outcome, t int64, failed bool) {
 			}
 		}
 	}
+}
+
+// breaker updates a's breaker with an outcome at t. The success rate
+// reacts slowly to a backend that starts failing after a long good run:
+// with hundreds of recent successes behind it, it takes hundreds of
+// failures to fall, and a backend failing fast looks idle meanwhile. The
+// breaker reacts within a few: it opens when the arm has failed
+// breakAfter times in a row, and that run is unlikely (odds below
+// breakOdds) given the arm's failure rate before it, so that a backend
+// that fails now and then is not shunned for a chance run. While open,
+// the arm is passed over; then a single request probes it. A success
+// closes the breaker; a failure opens it again for twice as long, up to
+// maxBackoff. Failures that arrive while it is open extend nothing, and
+// a success only counts if its request was sent after the run's first
+// failure: answers to requests sent before a backend broke must not
+// hide that it did.
+func (c *core) breaker(a *arm, o Outcome, t int64) {
+	sent := t - int64(max(o.Latency, 0))
+	if !o.Failed {
+		if a.streak == 0 || sent >= a.streakFrom {
+			a.streak, a.trips, a.openUntil = 0, 0, math.MinInt64
+		}
+		return
+	}
+	if a.streak == 0 {
+		a.streakFrom = sent
+	}
+	a.streak++
+	if c.set.breakAfter <= 0 || a.streak < c.set.breakAfter || t < a.openUntil {
+		return
+	}
+	if a.trips == 0 {
+		// The failure rate before the run: the run's failures are recent,
+		// so they weigh about 1 each in the decayed counts.
+		n, f := a.succ.at(t, c.set.succTau)
+		s := float64(a.streak)
+		q := max(f-s, 0) / (max(n-s, 0) + c.set.succPrior)
+		if math.Pow(q, s) > breakOdds {
+			return
+		}
+	}
+	b := c.set.backoff // doubled for each trip before, up to maxBackoff
+	for i := 0; i < a.trips && b < c.set.maxBackoff; i++ {
+		if b > c.set.maxBackoff/2 {
+			b = c.set.maxBackoff
+		} else {
+			b *= 2
+		}
+	}
+	if b > math.MaxInt64-t {
+		a.openUntil = math.MaxInt64
+	} else {
+		a.openUntil = t + b
+	}
+	a.trips++
 }
 
 // report appends the arms' reports at t, scored by score, with success
@@ -259,6 +391,18 @@ func orInt(v, def int) int {
 		return def
 	}
 	return min(v, maxCandidates)
+}
+
+// orBreak resolves a breaker threshold: 0 means the default, negative
+// values none.
+func orBreak(v int) int {
+	switch {
+	case v == 0:
+		return defaultBreakAfter
+	case v < 0:
+		return 0
+	}
+	return v
 }
 
 func orDur(v, def time.Duration) float64 {

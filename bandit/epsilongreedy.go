@@ -11,16 +11,22 @@ const EpsilonGreedyName = "epsilon_greedy"
 // DefaultEpsilon is EpsilonGreedy's default exploration rate.
 const DefaultEpsilon = 0.10
 
-// EpsilonGreedy explores with probability Epsilon, sending the request to
-// a candidate drawn uniformly at random, and otherwise exploits: it sends
-// it to the lowest-cost candidate among Candidates drawn at random, cost
-// being the expected completion time latency × (in-flight + 1) / success
-// rate. Latency is a plain time-decayed mean of the latencies of answered
-// requests (and of timeouts), the success rate a separate time-decayed
-// estimate; see the package documentation.
+// EpsilonGreedy draws Candidates distinct candidates at random, then
+// explores with probability Epsilon, sending the request to one of them
+// drawn uniformly, and otherwise exploits: it sends it to the one of
+// lowest cost, the expected completion time latency × (in-flight + 1) /
+// success rate. Latency is a plain time-decayed mean of the latencies of
+// answered requests (and of timeouts), the success rate a separate
+// time-decayed estimate; see the package documentation.
 //
-// Exploring does not look at costs, so an arm that fails every request
-// still gets about Epsilon / len(candidates) of the traffic.
+// Exploring does not look at costs, so a slow arm still gets about
+// Epsilon / len(candidates) of the traffic (when Candidates is at least
+// the number of candidates, as by default with up to 10 backends). At
+// high load that costs some median latency: a tenth of the requests go
+// to a backend drawn at random, busy or not. An arm that fails every
+// request is the exception: a few failures in a row open its breaker,
+// and while it is open both exploring and exploiting pass it over (see
+// the package documentation).
 //
 // The zero value is ready to use, with a randomly seeded generator. Set
 // the fields before the first call: later changes are ignored. An
@@ -30,8 +36,9 @@ type EpsilonGreedy struct {
 	// Epsilon is the probability of exploring; 0 means DefaultEpsilon,
 	// a negative value means never, values above 1 mean always.
 	Epsilon float64
-	// Candidates is how many distinct candidates the greedy choice draws;
-	// 0 means 2, values above 8 mean 8.
+	// Candidates is how many distinct candidates are drawn per choice,
+	// among which both exploring and exploiting choose; 0 means 10,
+	// values above 16 mean 16.
 	Candidates int
 	// LatencyDecay is the time constant of the latency estimates; 0 means
 	// 2s.
@@ -57,8 +64,8 @@ func (p *EpsilonGreedy) settings() settings {
 	return classicSettings(p.Candidates, p.LatencyDecay, p.SuccessDecay)
 }
 
-// Choose returns a random candidate with probability Epsilon, else the
-// lowest-cost one among Candidates drawn at random.
+// Choose draws Candidates candidates at random and returns one of them
+// drawn uniformly with probability Epsilon, else the one of lowest cost.
 func (p *EpsilonGreedy) Choose(candidates []int, now time.Time) int {
 	c := &p.c
 	c.mu.Lock()
@@ -70,10 +77,14 @@ func (p *EpsilonGreedy) Choose(candidates []int, now time.Time) int {
 		return -1
 	case len(candidates) == 1:
 		pick = candidates[0]
-	case c.rng.Float64() < p.eps:
-		pick = candidates[c.rng.IntN(len(candidates))]
 	default:
-		pick = c.lowestCost(candidates, t)
+		var ids [maxCandidates]int
+		k := c.draw(candidates, t, &ids)
+		if c.rng.Float64() < p.eps {
+			pick = ids[c.rng.IntN(k)]
+		} else {
+			pick = c.cheapest(ids[:k], t)
+		}
 	}
 	c.chose(pick, t)
 	return pick
@@ -98,13 +109,17 @@ func (p *EpsilonGreedy) Report(now time.Time, dst []ArmReport) []ArmReport {
 }
 
 // classicSettings resolves the fields the four classic policies share.
+// Their breakers take Adaptive's defaults.
 func classicSettings(d int, latDecay, succDecay time.Duration) settings {
 	return settings{
-		d:         orInt(d, 2),
-		latTau:    orDur(latDecay, defaultLatencyDecay),
-		succTau:   orDur(succDecay, defaultSuccessDecay),
-		latPrior:  defaultLatencyPrior,
-		succPrior: defaultSuccessPrior,
+		d:          orInt(d, defaultCandidates),
+		latTau:     orDur(latDecay, defaultLatencyDecay),
+		succTau:    orDur(succDecay, defaultSuccessDecay),
+		latPrior:   defaultLatencyPrior,
+		succPrior:  defaultSuccessPrior,
+		breakAfter: defaultBreakAfter,
+		backoff:    int64(defaultBackoff),
+		maxBackoff: int64(defaultMaxBackoff),
 	}
 }
 

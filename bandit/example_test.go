@@ -33,9 +33,10 @@ func blackHoleRun(p bandit.Bandit) ([]int, []bandit.ArmReport) {
 }
 
 // The default policy learns from outcomes alone that arm 1 is slow and
-// that arm 2, though quick, fails: it stops sending it requests after a
-// few failures and only probes it now and then, when its success rate
-// has crept back up to MinSuccess.
+// that arm 2, though quick, fails: three failures in a row open arm 2's
+// breaker, and from then on it only gets a request now and then, to probe
+// it, each failed probe doubling the wait (1s, 2s, 4s, up to 10s). Over
+// the 50 seconds of the run, that is about ten requests.
 func ExampleAdaptive() {
 	p := bandit.NewAdaptive(rand.New(rand.NewPCG(1, 2))) // seeded, to be reproducible
 	picks, report := blackHoleRun(p)
@@ -43,13 +44,13 @@ func ExampleAdaptive() {
 	fmt.Println("arm 0 gets most requests:", picks[0] > picks[1]+picks[2])
 	fmt.Println("arm 1 gets some, when arm 0 is busy:", picks[1] > 0)
 	fmt.Println("arm 2 gets under 1%:", picks[2] < 40)
-	fmt.Println("arm 2's success rate is under 0.6:", report[2].Success < 0.6)
+	fmt.Println("arm 2 gets a dozen at most:", picks[2] <= 12)
 	fmt.Println("arm 2's failures did not make it look fast:", report[2].Latency > report[0].Latency)
 	// Output:
 	// arm 0 gets most requests: true
 	// arm 1 gets some, when arm 0 is busy: true
 	// arm 2 gets under 1%: true
-	// arm 2's success rate is under 0.6: true
+	// arm 2 gets a dozen at most: true
 	// arm 2's failures did not make it look fast: true
 }
 

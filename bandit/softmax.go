@@ -16,24 +16,31 @@ const DefaultTemperature = 1.0
 // random and sends the request to one of them with probability
 // proportional to
 //
-//	exp(−cost / (Temperature × typical))
+//	exp(−cost / (Temperature × spread))
 //
 // where cost is the expected completion time latency × (in-flight + 1) /
-// success rate and typical the cost of a typical arm (the fleet's mean
-// latency × (mean in-flight + 1)). Measuring the temperature in typical
-// costs makes it mean the same whatever the latencies: with Temperature
-// 1, a candidate costing one typical cost more than another is chosen
-// e ≈ 2.7 times less often; lower temperatures are greedier.
+// success rate and spread the candidates' mean excess cost over the
+// cheapest one, divided by their number k. Measuring the temperature in
+// the spread of the costs at hand, rather than in absolute costs, makes
+// it mean the same whatever the latencies and the load: with Temperature
+// 1, a candidate whose cost exceeds the cheapest's by the mean excess is
+// chosen e^k times less often (about 22000 times with 10 candidates), one
+// that exceeds it by a k-th of that e ≈ 2.7 times less often. So the
+// choice concentrates on the few cheapest candidates, and among arms of
+// nearly equal cost it spreads the requests; lower temperatures are
+// greedier, higher ones closer to uniform. If every candidate costs the
+// same, the choice is uniform.
 //
 // The zero value is ready to use, with a randomly seeded generator. Set
 // the fields before the first call: later changes are ignored. A Softmax
 // is safe for concurrent use and must not be copied after first use.
 type Softmax struct {
-	// Temperature is the temperature in typical costs; 0 means
-	// DefaultTemperature. Negative values mean the default too.
+	// Temperature is the temperature in units of the candidates' spread;
+	// 0 means DefaultTemperature. Negative values mean the default too.
 	Temperature float64
 	// Candidates is how many distinct candidates are drawn per choice; 0
-	// means 2, values above 8 mean 8.
+	// means 10, values above 16 mean 16. Arms whose breaker is open are
+	// passed over (see the package documentation).
 	Candidates int
 	// LatencyDecay is the time constant of the latency estimates; 0 means
 	// 2s.
@@ -85,17 +92,25 @@ func (p *Softmax) Choose(candidates []int, now time.Time) int {
 // choose requires c.mu held.
 func (p *Softmax) choose(cands []int, t int64) int {
 	c := &p.c
-	var idx [maxCandidates]int
+	var ids [maxCandidates]int
 	var w [maxCandidates]float64
-	k := c.sample(len(cands), &idx)
-	lowest := math.Inf(1)
-	for j, i := range idx[:k] {
-		w[j] = c.cost(c.arm(cands[i], t), t)
+	k := c.draw(cands, t, &ids)
+	lowest, total := math.Inf(1), 0.0
+	for j, id := range ids[:k] {
+		w[j] = c.cost(c.arm(id, t), t)
 		lowest = min(lowest, w[j])
+		total += w[j]
+	}
+	// The unit of temperature: the candidates' mean excess over the
+	// cheapest, shared among them. It is 0 if all cost the same, and ids
+	// are in random order.
+	unit := (total/float64(k) - lowest) / float64(k)
+	if !(unit > 0) || math.IsInf(total, 0) {
+		return ids[0]
 	}
 	// Weights relative to the cheapest candidate's, which is 1, so that
 	// they neither overflow nor all vanish.
-	scale := 1 / (p.temp * c.typicalCost())
+	scale := 1 / (p.temp * unit)
 	sum := 0.0
 	for j := range k {
 		w[j] = math.Exp((lowest - w[j]) * scale)
@@ -104,10 +119,10 @@ func (p *Softmax) choose(cands []int, t int64) int {
 	x := c.rng.Float64() * sum
 	for j := range k {
 		if x -= w[j]; x < 0 {
-			return cands[idx[j]]
+			return ids[j]
 		}
 	}
-	return cands[idx[k-1]]
+	return ids[k-1]
 }
 
 // Observe records the outcome of a request to arm.

@@ -49,7 +49,8 @@ type ThompsonSampling struct {
 	// DefaultRelativeThreshold, a negative value turns it off.
 	RelativeThreshold float64
 	// Candidates is how many distinct candidates are drawn per choice; 0
-	// means 2, values above 8 mean 8.
+	// means 10, values above 16 mean 16. Arms whose breaker is open are
+	// passed over (see the package documentation).
 	Candidates int
 	// LatencyDecay is the time constant of the latency estimates; 0 means
 	// 2s.
@@ -106,16 +107,20 @@ func (p *ThompsonSampling) Choose(candidates []int, now time.Time) int {
 	case 1:
 		pick = candidates[0]
 	default:
-		var idx [maxCandidates]int
-		k := c.sample(len(candidates), &idx)
+		var ids [maxCandidates]int
+		k := c.draw(candidates, t, &ids)
 		best := math.Inf(1)
-		pick = candidates[idx[0]]
-		for _, i := range idx[:k] {
-			a := c.arm(candidates[i], t)
+		pick = ids[0]
+		for _, id := range ids[:k] {
+			a := c.arm(id, t)
+			load := c.load(a, t)
+			if load >= best {
+				continue // no draw of p, at most 1, makes it cheaper
+			}
 			alpha, beta := p.belief(a, t)
 			prob := betaSample(c.rng, alpha, beta)
-			if cost := c.load(a, t) / max(prob, minRate); cost < best {
-				pick, best = candidates[i], cost
+			if cost := load / max(prob, minRate); cost < best {
+				pick, best = id, cost
 			}
 		}
 	}

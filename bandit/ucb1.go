@@ -37,7 +37,8 @@ type UCB1 struct {
 	// negative value means no bonus (a greedy choice).
 	C float64
 	// Candidates is how many distinct candidates are drawn per choice; 0
-	// means 2, values above 8 mean 8.
+	// means 10, values above 16 mean 16. Arms whose breaker is open are
+	// passed over (see the package documentation).
 	Candidates int
 	// LatencyDecay is the time constant of the latency estimates; 0 means
 	// 2s.
@@ -96,14 +97,14 @@ func (p *UCB1) Choose(candidates []int, now time.Time) int {
 	case 1:
 		pick = candidates[0]
 	default:
-		var idx [maxCandidates]int
-		k := c.sample(len(candidates), &idx)
+		var ids [maxCandidates]int
+		k := c.draw(candidates, t, &ids)
 		logN, typical := p.logN(t), c.typicalCost()
 		best := math.Inf(1)
-		pick = candidates[idx[0]]
-		for _, i := range idx[:k] {
-			if s := p.score(c.arm(candidates[i], t), t, logN, typical); s < best {
-				pick, best = candidates[i], s
+		pick = ids[0]
+		for _, id := range ids[:k] {
+			if s := p.score(c.arm(id, t), t, logN, typical); s < best {
+				pick, best = id, s
 			}
 		}
 	}
