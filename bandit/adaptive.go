@@ -129,21 +129,7 @@ func (p *Adaptive) settings() settings {
 // the others (a comparison per candidate, no arithmetic) and draws again
 // among those; if there are none, it ranks the drawn ones by cost alone.
 func (p *Adaptive) Choose(candidates []int, now time.Time) int {
-	c := &p.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := c.start(now, p.settings)
-	var pick int
-	switch len(candidates) {
-	case 0:
-		return -1
-	case 1:
-		pick = candidates[0]
-	default:
-		pick = p.choose(candidates, t)
-	}
-	c.chose(pick, t)
-	return pick
+	return p.c.choose(p, candidates, now)
 }
 
 // choose requires c.mu held.

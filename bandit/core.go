@@ -114,6 +114,35 @@ func (c *core) start(now time.Time, set func() settings) int64 {
 	return int64(now.Sub(c.epoch))
 }
 
+// policy is what a policy adds to core: its settings, and its choice
+// among two or more candidates.
+type policy interface {
+	settings() settings
+	// choose returns one of cands (at least two) at policy time t.
+	// Requires the core's mu held.
+	choose(cands []int, t int64) int
+}
+
+// choose is every policy's Choose: it takes the lock, reads the clock,
+// answers the trivial cases, asks p otherwise, and counts the pick as in
+// flight.
+func (c *core) choose(p policy, candidates []int, now time.Time) int {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.start(now, p.settings)
+	var pick int
+	switch len(candidates) {
+	case 0:
+		return -1
+	case 1:
+		pick = candidates[0]
+	default:
+		pick = p.choose(candidates, t)
+	}
+	c.chose(pick, t)
+	return pick
+}
+
 // arm returns the record of id, creating it on first sight. A new arm
 // starts at the fleet's worst latency estimate (if there is any): at 0 it
 // would look fastest and draw a stampede before its first answer.

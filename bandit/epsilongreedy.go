@@ -67,26 +67,20 @@ func (p *EpsilonGreedy) settings() settings {
 // Choose draws Candidates candidates at random and returns one of them
 // drawn uniformly with probability Epsilon, else the one of lowest cost.
 func (p *EpsilonGreedy) Choose(candidates []int, now time.Time) int {
+	return p.c.choose(p, candidates, now)
+}
+
+// choose requires c.mu held.
+func (p *EpsilonGreedy) choose(cands []int, t int64) int {
 	c := &p.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := c.start(now, p.settings)
 	var pick int
-	switch {
-	case len(candidates) == 0:
-		return -1
-	case len(candidates) == 1:
-		pick = candidates[0]
-	default:
-		var ids [maxCandidates]int
-		k := c.draw(candidates, t, &ids)
-		if c.rng.Float64() < p.eps {
-			pick = ids[c.rng.IntN(k)]
-		} else {
-			pick = c.cheapest(ids[:k], t)
-		}
+	var ids [maxCandidates]int
+	k := c.draw(cands, t, &ids)
+	if c.rng.Float64() < p.eps {
+		pick = ids[c.rng.IntN(k)]
+	} else {
+		pick = c.cheapest(ids[:k], t)
 	}
-	c.chose(pick, t)
 	return pick
 }
 

@@ -72,21 +72,7 @@ func (p *Softmax) settings() settings {
 // Choose draws Candidates candidates and returns one of them with
 // probability decreasing exponentially with its cost.
 func (p *Softmax) Choose(candidates []int, now time.Time) int {
-	c := &p.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := c.start(now, p.settings)
-	var pick int
-	switch len(candidates) {
-	case 0:
-		return -1
-	case 1:
-		pick = candidates[0]
-	default:
-		pick = p.choose(candidates, t)
-	}
-	c.chose(pick, t)
-	return pick
+	return p.c.choose(p, candidates, now)
 }
 
 // choose requires c.mu held.

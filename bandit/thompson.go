@@ -96,35 +96,28 @@ func (p *ThompsonSampling) belief(a *arm, t int64) (alpha, beta float64) {
 // Choose draws Candidates candidates, a success probability for each, and
 // returns the one with the lowest expected completion time under the draw.
 func (p *ThompsonSampling) Choose(candidates []int, now time.Time) int {
+	return p.c.choose(p, candidates, now)
+}
+
+// choose requires c.mu held.
+func (p *ThompsonSampling) choose(cands []int, t int64) int {
 	c := &p.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := c.start(now, p.settings)
-	var pick int
-	switch len(candidates) {
-	case 0:
-		return -1
-	case 1:
-		pick = candidates[0]
-	default:
-		var ids [maxCandidates]int
-		k := c.draw(candidates, t, &ids)
-		best := math.Inf(1)
-		pick = ids[0]
-		for _, id := range ids[:k] {
-			a := c.arm(id, t)
-			load := c.load(a, t)
-			if load >= best {
-				continue // no draw of p, at most 1, makes it cheaper
-			}
-			alpha, beta := p.belief(a, t)
-			prob := betaSample(c.rng, alpha, beta)
-			if cost := load / max(prob, minRate); cost < best {
-				pick, best = id, cost
-			}
+	var ids [maxCandidates]int
+	k := c.draw(cands, t, &ids)
+	best := math.Inf(1)
+	pick := ids[0]
+	for _, id := range ids[:k] {
+		a := c.arm(id, t)
+		load := c.load(a, t)
+		if load >= best {
+			continue // no draw of p, at most 1, makes it cheaper
+		}
+		alpha, beta := p.belief(a, t)
+		prob := betaSample(c.rng, alpha, beta)
+		if cost := load / max(prob, minRate); cost < best {
+			pick, best = id, cost
 		}
 	}
-	c.chose(pick, t)
 	return pick
 }
 

@@ -86,29 +86,22 @@ func (p *UCB1) logN(t int64) float64 {
 // Choose returns the candidate of lowest index among Candidates drawn at
 // random.
 func (p *UCB1) Choose(candidates []int, now time.Time) int {
+	return p.c.choose(p, candidates, now)
+}
+
+// choose requires c.mu held.
+func (p *UCB1) choose(cands []int, t int64) int {
 	c := &p.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := c.start(now, p.settings)
-	var pick int
-	switch len(candidates) {
-	case 0:
-		return -1
-	case 1:
-		pick = candidates[0]
-	default:
-		var ids [maxCandidates]int
-		k := c.draw(candidates, t, &ids)
-		logN, typical := p.logN(t), c.typicalCost()
-		best := math.Inf(1)
-		pick = ids[0]
-		for _, id := range ids[:k] {
-			if s := p.score(c.arm(id, t), t, logN, typical); s < best {
-				pick, best = id, s
-			}
+	var ids [maxCandidates]int
+	k := c.draw(cands, t, &ids)
+	logN, typical := p.logN(t), c.typicalCost()
+	best := math.Inf(1)
+	pick := ids[0]
+	for _, id := range ids[:k] {
+		if s := p.score(c.arm(id, t), t, logN, typical); s < best {
+			pick, best = id, s
 		}
 	}
-	c.chose(pick, t)
 	return pick
 }
 
