@@ -1,6 +1,9 @@
 package waf
 
-import "strings"
+import (
+	"regexp"
+	"strings"
+)
 
 var cmdiRules = []*rule{
 	{
@@ -9,9 +12,9 @@ var cmdiRules = []*rule{
 		fn:   commandInjection,
 	},
 	{
-		Rule: Rule{ID: 4002, Family: FamilyCommand, Severity: Critical, Description: "Shellshock function definition: () { :; };"},
+		Rule: Rule{ID: 4002, Family: FamilyCommand, Severity: Critical, Description: "Shellshock function definition: () { :; };, or a value that starts with one"},
 		need: cParen | cBrace,
-		re:   re(`\(\s*\)\s*\{.{0,60}?\}\s*;`),
+		re:   re(`\(\s*\)\s*\{.{0,60}?\}\s*;|^\s*\(\s*\)\s*\{`),
 	},
 	{
 		Rule: Rule{ID: 4003, Family: FamilyCommand, Severity: Critical, Description: "reverse shell or download-and-run: /dev/tcp/, nc -e, bash -i, curl ... | sh, powershell -enc"},
@@ -29,7 +32,13 @@ var cmdiRules = []*rule{
 		Rule: Rule{ID: 4006, Family: FamilyCommand, Severity: Critical, Description: "shell process substitution or batch FOR loop: <(cmd), >(tee x), FOR %a IN (...) DO"},
 		need: cParen,
 		lits: []string{"<(", ">(", "for"},
-		re:   re(`(?:^|[\s;|&])[<>]\(\s*[a-z/]|\bfor\s+(?:/[dflr]\s+)*(?:[^\s]*\s+)?%%?[\w~@\[\]/-]\s+in\s*\(.*\)\s*do\b`),
+		re:   re(`(?:^|[\s;|&])[<>]\(\s*[a-z/]|\bfor\s+(?:/[dflr]\b[^%\n]{0,80})?%%?[\w~@\[\]/-]*\s+in\s*\(.*\)\s*do\b`),
+	},
+	{
+		Rule: Rule{ID: 4010, Family: FamilyCommand, Severity: Critical, Description: "Windows batch IF statement: IF EXIST x ECHO, IF %a%==b GOTO, IF ERRORLEVEL 1 CMD, IF /I x NEQ y CALL"},
+		locs: locArgs | locHeader,
+		fn:   batchIfCandidate,
+		re:   batchIf,
 	},
 	{
 		Rule: Rule{ID: 4007, Family: FamilyCommand, Severity: Critical, Description: "server-side include directive: <!--#exec cmd=, <!--#include"},
@@ -47,14 +56,22 @@ var cmdiRules = []*rule{
 		fn:   jndiLookup,
 	},
 	{
+		Rule: Rule{ID: 4011, Family: FamilyCommand, Severity: Critical, Description: "value that starts with a command run on a system file: cat /etc/passwd, ls -l /etc/shadow, type c:\\windows\\win.ini"},
+		locs: locArgs,
+		kw:   kwFile,
+		any:  cSlash | cBackslash,
+		fn:   commandOnFile,
+	},
+	{
 		Rule: Rule{ID: 4021, Family: FamilyCommand, Severity: Warning, Paranoia: 2, Description: "value that starts with a command and a shell-like argument: ls -la /, cat /etc/hosts"},
 		locs: locArgs,
 		fn:   func(v *value) bool { return commandAt(strings.TrimLeft(v.s.shellForm(v.norm), " "), true) },
 	},
 	{
-		Rule: Rule{ID: 4004, Family: FamilyCommand, Severity: Critical, Description: "shell evasion: $IFS for a space, $@ inside a word"},
-		need: cDollar,
-		re:   re(`\$\{?ifs\b|[a-z]\$[@*][a-z]`),
+		Rule: Rule{ID: 4004, Family: FamilyCommand, Severity: Critical, Description: "shell evasion: $IFS for a space, $@ inside a word, arithmetic $((...)) and $[...], ${VAR:0:1} and other expansions, brace lists with an empty word {,id}"},
+		any:  cDollar | cBrace,
+		re: re(`\$\{?ifs\b|[a-z]\$[@*][a-z]|\$\(\(|\$\[|\$\{[a-z_]\w*(?::\d|#|%|//?|\^|,)|` +
+			`(?:^|[\s;|&])\{,[\w./-]+(?:,[\w./-]*)*\}|(?:^|[\s;|&])\{[\w./-]+,\}`),
 	},
 	{
 		Rule: Rule{ID: 4005, Family: FamilyCommand, Severity: Critical, Description: "path written with shell globs: /???/c?t, /e??/p?ss??, /bin/c[a]t"},
@@ -62,6 +79,44 @@ var cmdiRules = []*rule{
 		any:  cOther | cBracket,
 		fn:   globPath,
 	},
+}
+
+// batchIf matches cmd.exe's IF statement where a command starts (the
+// start of the value, after a separator, DO or ELSE): a condition only
+// batch files write (EXIST, DEFINED, ERRORLEVEL, CMDEXTVERSION, the
+// comparison words EQU NEQ LSS LEQ GTR GEQ, or a == between two operands)
+// and then the command it guards. EXIST and DEFINED, which are also words,
+// need a built-in command or a '(' after their operand; so does a == of
+// two plain words, unless the /I switch or an operand in batch style
+// ("%1", [%1], !var!) says it is batch ("if a == b and c" is prose, and
+// Python's "if a == b:" ends with a ':').
+var batchIf = func() *regexp.Regexp {
+	const (
+		quoted = `(?:"[^"\n]{0,60}"|\([^)\n]{0,60}\)|\[[^\]\n]{0,60}\]|\{[^}\n]{0,60}\})`
+		vars   = `[^\s=()"\[\]{}]{0,60}[%!][^\s=()"\[\]{}]{0,60}`
+		word   = `[^\s=()"\[\]{}]{1,60}`
+		wordR  = `[^\s=()"\[\]{}]{0,59}[^\s=()"\[\]{}:]`
+		op     = `(?:` + quoted + `|` + word + `)`
+		opR    = `(?:` + quoted + `|` + wordR + `)`
+		batchy = `(?:` + quoted + `|` + vars + `)`
+		eq     = `\s*==+\s*`
+		cmd    = `\s+[@(a-z]`
+		verb   = `\s+(?:[@(]|(?:echo|set|goto|call|cmd|start|exit|del|erase|copy|move|type|cd|chdir|md|mkdir|rd|rmdir|ren|rename|pause|shift|for|if|pushd|popd|cls|title|color|ver|vol|path|setlocal|endlocal)\b)`
+	)
+	return re(`(?:^|[;&|\n]\s*|\b(?:do|else)\s+)@?if(?:` +
+		`\s*/i\b(?:\s+not\b)?\s+` + op + eq + opR + cmd + `|` +
+		`(?:\s*/i\b)?(?:\s+not\b)?\s+(?:` +
+		`(?:exist|defined)\s+` + op + verb + `|` +
+		`(?:errorlevel|cmdextversion)\s+\d+\s+\S|` +
+		batchy + eq + opR + cmd + `|` + op + eq + `(?:` + quoted + `|` + vars + `)` + cmd + `|` + op + eq + opR + verb + `|` +
+		`[^\n]{0,80}\s(?:equ|neq|lss|leq|gtr|geq)\s+\S+\s+\S))`)
+}()
+
+// batchIfCandidate is the prefilter of batchIf: the word "if", and a
+// batch condition word or "==", and not BASIC's or Lua's "then".
+func batchIfCandidate(v *value) bool {
+	kw := v.keywords()
+	return kw&kwIf != 0 && (kw&kwBatch != 0 || strings.Contains(v.norm, "==")) && !strings.Contains(v.norm, " then")
 }
 
 // Kinds of command in commandInjection.
@@ -332,6 +387,25 @@ func commandParam(v *value) bool {
 	}
 	sh := v.s.shellForm(v.norm)
 	return commandAt(strings.TrimLeft(sh, " "), false)
+}
+
+// commandOnFile reports a value that is one command line, a known
+// command and only options and paths after it, that names a system file:
+// "cat /etc/passwd", not "cat /etc/hosts windows equivalent".
+func commandOnFile(v *value) bool {
+	sh := strings.TrimLeft(v.s.shellForm(v.norm), " ")
+	if !commandAt(sh, false) || !systemFileRE.MatchString(sh) {
+		return false
+	}
+	args := sh[strings.IndexByte(sh, ' ')+1:]
+	for args != "" {
+		arg, rest, _ := strings.Cut(args, " ")
+		if arg != "" && !strings.ContainsAny(arg[:1], "-/.~$\\") && !strings.ContainsAny(arg, "/\\") {
+			return false
+		}
+		args = rest
+	}
+	return true
 }
 
 // jndiLookup reports a JNDI lookup in a Log4j message pattern, with the

@@ -79,7 +79,9 @@
 //     space (warning), 1011 SELECT ... FROM with a clause (warning), 1012
 //     CHAR() or hex strings after a comparison, 1013 1'='1, 1014
 //     comparison with a subquery, 1015 SQL syntax in a sentence (warning),
-//     1016 comment inside a keyword (UN/**/ION), 1017 CASE WHEN; 1021 (PL2)
+//     1016 comment inside a keyword (UN/**/ION), 1017 CASE WHEN, 1018 JSON
+//     operators on a JSON string in a condition ('{"a":1}' ? 'a', ?|, ?&,
+//     ->, #>, @>, OR json_extract(...)); 1021 (PL2)
 //     an SQL word after a quote. In free text (five words or more, nine
 //     tenths letters and punctuation), 1001 and 1003 give way to 1015: "the
 //     'or' in Oregon is pronounced like 'or'" is valid SQL syntax, not an
@@ -112,12 +114,20 @@
 //     quotes and backslashes inside words, $@, ${IFS} and brace lists
 //     undone first; a word that is also English ("cat", "find") needs a
 //     shell-like argument, so "Cat & dog friendly" passes. 4002
-//     Shellshock, 4003 reverse shells and download-and-run, 4004 $IFS and
-//     $@ evasions, 4005 paths written with globs (/???/c?t), 4006 process
-//     substitution and batch FOR loops, 4007 server-side includes, 4008 a
-//     command line in a parameter named cmd, exec, run, ..., 4009 Log4Shell
-//     lookups; 4021 (PL2, warning) any value that starts like a command
-//     line.
+//     Shellshock (and a value that starts with "() {"), 4003 reverse
+//     shells and download-and-run, 4004 shell evasions ($IFS, $@ inside a
+//     word, $((...)) and $[...], ${VAR:0:1} and other expansions, brace
+//     lists with an empty word {,id}), 4005 paths written with globs
+//     (/???/c?t), 4006 process substitution and batch FOR loops (with
+//     /F options), 4007 server-side includes, 4008 a command line in a
+//     parameter named cmd, exec, run, ..., 4009 Log4Shell lookups, 4010
+//     batch IF statements where a command starts (IF EXIST x ECHO, IF
+//     ERRORLEVEL 1 GOTO, IF %a% NEQ 0 EXIT, IF "%1"=="" GOTO; a word
+//     that is also English, or a == of plain words, needs a built-in
+//     command after it), 4011 a value that is one command line on a
+//     system file (cat /etc/passwd; not "cat /etc/hosts windows
+//     equivalent"); 4021 (PL2, warning) any value that starts like a
+//     command line.
 //   - NoSQL injection, 50xx: 5001 query operators in parameter names
 //     (password[$ne]=), 5002 as JSON keys ({"$gt": ""}; "$schema", "$ref",
 //     "$id" and JSON.NET's "$type" with a string are not operators), 5003

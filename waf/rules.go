@@ -83,6 +83,8 @@ const (
 	kwWhen
 	kwScript
 	kwData
+	kwIf
+	kwBatch
 )
 
 // keywordIndex maps a word to its keyword bits.
@@ -124,6 +126,8 @@ func init() {
 	keyword(kwWhen, "when")
 	keyword(kwScript, "script")
 	keyword(kwData, "data")
+	keyword(kwIf, "if")
+	keyword(kwBatch, "exist defined errorlevel cmdextversion equ neq lss leq gtr geq")
 	keyword(kwSQLOp, `or and xor not union select like rlike regexp having order group where from into sleep benchmark waitfor
 		exec drop insert update delete case when null is in div between limit procedure declare true false`)
 }

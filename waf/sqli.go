@@ -85,6 +85,16 @@ var sqliRules = []*rule{
 		re:   re(`\bcase\s+when\b[^;]{1,200}?\bthen\b[^;]{1,200}?\b(?:else|end)\b`),
 	},
 	{
+		Rule: Rule{ID: 1018, Family: FamilySQLi, Severity: Critical, Description: "JSON operator on a JSON string in a condition: '{\"a\":1}' ? 'a', '[1]' ?| array[...], '{...}' -> '$.a', OR json_extract(...)"},
+		need: cQuote,
+		any:  cBrace | cBracket | cParen,
+		fn: func(v *value) bool {
+			return strings.Contains(v.norm, "'{") || strings.Contains(v.norm, "'[") || strings.Contains(v.norm, "json_")
+		},
+		re: re(`(?:^|[\s(,=])'[\[{][^']{0,200}'(?:\s*::\s*jsonb?)?\s*(?:(?:\?[|&]?|->>?|#>>?|@>|<@)\s*(?:'|array\s*\[)|[<>=]\s*'\$[.\[])|` +
+			`(?:\b(?:or|and|xor|not|where|when|having)|\|\||&&)\s+json_(?:extract|contains|contains_path|unquote|value|query|keys|length|type|search|overlaps|exists)\s*\(`),
+	},
+	{
 		Rule: Rule{ID: 1011, Family: FamilySQLi, Severity: Warning, Description: "SELECT ... FROM with an SQL clause"},
 		kw:   kwSelect,
 		re:   re(`\bselect\s+(?:[\w@.*,'"()\s-]{1,120}?)\s+from\s+[\w.\x60"\[\]]+(?:\s+(?:where|limit|order|group|union|join|having)\b|\s*(?:--|#|;|$|\)))`),
