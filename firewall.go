@@ -107,13 +107,14 @@ type WAFStatus struct {
 
 // wafStatus returns the firewall's counts, nil without a firewall.
 func (s *Server) wafStatus() *WAFStatus {
-	e := s.state.Load().waf
+	snap := s.state.Load()
+	e := snap.waf
 	if e == nil {
 		return nil
 	}
 	st := e.Stats()
 	mode := "block"
-	if s.state.Load().cfg.waf.DetectOnly {
+	if snap.cfg.waf.DetectOnly {
 		mode = "detect"
 	}
 	return &WAFStatus{Mode: mode, Inspected: st.Requests, Blocked: st.Blocked, Detected: st.Detected, Bans: len(e.Bans())}

@@ -12,6 +12,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/phalanx-lb/phalanx/bandit"
 	"github.com/phalanx-lb/phalanx/lb"
 )
 
@@ -342,7 +343,7 @@ func (u *upstream) policyName() string {
 	case u.ai == nil:
 		return "custom"
 	case u.ai.Algorithm == "":
-		return "adaptive"
+		return bandit.DefaultName
 	default:
 		return u.ai.Algorithm
 	}
