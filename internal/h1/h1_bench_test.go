@@ -1,0 +1,72 @@
+package h1
+
+import (
+	"bufio"
+	"bytes"
+	"io"
+	"net/http"
+	"testing"
+)
+
+// BenchmarkParse parses a typical browser head (560 bytes, 10
+// fields) with Parse and with http.ReadRequest. Both reuse what a server
+// would reuse per connection: the Request, or the bufio.Reader.
+func BenchmarkParse(b *testing.B) {
+	buf := []byte(browserHead)
+	b.Run("phalanx", func(b *testing.B) {
+		r := NewRequest(Limits{})
+		b.ReportAllocs()
+		b.SetBytes(int64(len(buf)))
+		for b.Loop() {
+			if _, err := Parse(buf, r, Limits{}); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("net-http", func(b *testing.B) {
+		rd := bytes.NewReader(buf)
+		br := bufio.NewReader(rd)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(buf)))
+		for b.Loop() {
+			rd.Reset(buf)
+			br.Reset(rd)
+			if _, err := http.ReadRequest(br); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
+// BenchmarkChunked decodes a 64 KiB body sent in 4 KiB chunks.
+func BenchmarkChunked(b *testing.B) {
+	var body bytes.Buffer
+	chunk := bytes.Repeat([]byte("x"), 4096)
+	for range 16 {
+		body.WriteString("1000\r\n")
+		body.Write(chunk)
+		body.WriteString("\r\n")
+	}
+	body.WriteString("0\r\n\r\n")
+	raw := body.Bytes()
+	rd := bytes.NewReader(raw)
+	br := bufio.NewReader(rd)
+	c := NewChunkedReader(br)
+	dst := make([]byte, 32<<10)
+	b.ReportAllocs()
+	b.SetBytes(16 * 4096)
+	for b.Loop() {
+		rd.Reset(raw)
+		br.Reset(rd)
+		c.Reset(br)
+		for {
+			_, err := c.Read(dst)
+			if err == io.EOF {
+				break
+			}
+			if err != nil {
+				b.Fatal(err)
+			}
+		}
+	}
+}
