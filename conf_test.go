@@ -97,7 +97,7 @@ http {
 			t.Errorf("%s %s%s = %d %q, want %d %q", method, tc.host, tc.path, res.StatusCode, b, tc.status, tc.want)
 		}
 		if tc.want == "web" {
-			if h := <-seen; h.Get("X-Proxy-By") != "Phalanx" {
+			if h := nextHeader(t, seen); h.Get("X-Proxy-By") != "Phalanx" {
 				t.Errorf("add_header: upstream saw X-Proxy-By = %q, want Phalanx", h.Get("X-Proxy-By"))
 			}
 			if got := res.Header.Get("Cache-Control"); got != "no-cache" {

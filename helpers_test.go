@@ -176,6 +176,20 @@ func newHeaderBackend(t *testing.T, name string, seen chan<- http.Header) *httpt
 	return ts
 }
 
+// nextHeader returns the next request header a newHeaderBackend saw,
+// failing the test if none comes within 5s (the request never reached
+// the backend).
+func nextHeader(t *testing.T, seen <-chan http.Header) http.Header {
+	t.Helper()
+	select {
+	case h := <-seen:
+		return h
+	case <-time.After(5 * time.Second):
+		t.Fatal("the backend saw no request within 5s")
+		return nil
+	}
+}
+
 // newHeaderEcho is a backend answering prefix+the value of header.
 func newHeaderEcho(t *testing.T, header, prefix string) *httptest.Server {
 	ts := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {

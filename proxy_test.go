@@ -366,7 +366,7 @@ func TestUpgradeOnlyWebSocket(t *testing.T) {
 		require.NoError(t, err)
 		io.Copy(io.Discard, res.Body)
 		res.Body.Close()
-		h := <-seen
+		h := nextHeader(t, seen)
 		if got := h.Get("Upgrade"); got != tc.want {
 			t.Errorf("Upgrade: %s reached the backend as %q, want %q", tc.upgrade, got, tc.want)
 		}
