@@ -141,21 +141,13 @@ func (p *Adaptive) choose(cands []int, t int64) int {
 
 // Observe records the outcome of a request to arm.
 func (p *Adaptive) Observe(arm int, o Outcome, now time.Time) {
-	c := &p.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := c.start(now, p.settings)
-	c.observe(arm, o, t, o.Failed)
+	p.c.observeFailures(p, arm, o, now)
 }
 
 // Report appends the arms' estimates; Score is the cost Choose ranks by,
 // in seconds.
 func (p *Adaptive) Report(now time.Time, dst []ArmReport) []ArmReport {
-	c := &p.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	t := c.start(now, p.settings)
-	return c.report(t, dst, func(a *arm) float64 { return c.cost(a, t) }, nil)
+	return p.c.reportCost(p, now, dst)
 }
 
 var (

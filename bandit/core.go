@@ -143,6 +143,23 @@ func (c *core) choose(p policy, candidates []int, now time.Time) int {
 	return pick
 }
 
+// observeFailures is the Observe of a policy that learns failure from
+// o.Failed alone: it takes the lock, reads the clock and records o.
+func (c *core) observeFailures(p policy, arm int, o Outcome, now time.Time) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.observe(arm, o, c.start(now, p.settings), o.Failed)
+}
+
+// reportCost is the Report of a policy whose Score is the cost of an arm
+// (latency estimate x (in flight + 1) over the success rate), in seconds.
+func (c *core) reportCost(p policy, now time.Time, dst []ArmReport) []ArmReport {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	t := c.start(now, p.settings)
+	return c.report(t, dst, func(a *arm) float64 { return c.cost(a, t) }, nil)
+}
+
 // arm returns the record of id, creating it on first sight. A new arm
 // starts at the fleet's worst latency estimate (if there is any): at 0 it
 // would look fastest and draw a stampede before its first answer.

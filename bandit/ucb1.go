@@ -107,10 +107,7 @@ func (p *UCB1) choose(cands []int, t int64) int {
 
 // Observe records the outcome of a request to arm.
 func (p *UCB1) Observe(arm int, o Outcome, now time.Time) {
-	c := &p.c
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.observe(arm, o, c.start(now, p.settings), o.Failed)
+	p.c.observeFailures(p, arm, o, now)
 }
 
 // Report appends the arms' estimates; Score is the index Choose ranks by,
