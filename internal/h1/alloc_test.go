@@ -9,8 +9,8 @@ import (
 	"testing"
 )
 
-// TestAllocs checks that Parse and ChunkedReader allocate nothing once the
-// Request and the ChunkedReader exist. The race detector allocates, hence
+// TestAllocs checks that Parse, ParseResponse and ChunkedReader allocate
+// nothing once the Request, the Response and the ChunkedReader exist. The race detector allocates, hence
 // the build tag.
 func TestAllocs(t *testing.T) {
 	buf := []byte(browserHead)
@@ -26,6 +26,16 @@ func TestAllocs(t *testing.T) {
 	bad := []byte(post + "Content-Length: 1\r\n" + te + "\r\n")
 	if a := testing.AllocsPerRun(1000, func() { Parse(bad, r, Limits{}) }); a != 0 {
 		t.Errorf("AllocsPerRun(Parse(rejected)) = %v, want 0", a)
+	}
+
+	resp := []byte(nginxHead)
+	rr := NewResponse(Limits{})
+	if a := testing.AllocsPerRun(1000, func() { ParseResponse(resp, rr, Limits{}, false) }); a != 0 {
+		t.Errorf("AllocsPerRun(ParseResponse) = %v, want 0", a)
+	}
+	badResp := []byte(ok11 + "Content-Length: 1\r\n" + te + "\r\n")
+	if a := testing.AllocsPerRun(1000, func() { ParseResponse(badResp, rr, Limits{}, false) }); a != 0 {
+		t.Errorf("AllocsPerRun(ParseResponse(rejected)) = %v, want 0", a)
 	}
 
 	body := []byte("3\r\nhel\r\n2;x=y\r\nlo\r\n0\r\nA: b\r\n\r\n")

@@ -18,10 +18,10 @@ const (
 	maxExcess = 16 << 10
 )
 
-// ChunkedReader decodes a chunked request body (RFC 9112, section 7.1)
-// from a bufio.Reader positioned just after the head, and leaves it
-// positioned just after the body, so the next pipelined request can be
-// read from it.
+// ChunkedReader decodes a chunked request or response body (RFC 9112,
+// section 7.1) from a bufio.Reader positioned just after the head, and
+// leaves it positioned just after the body, so the next pipelined request,
+// or the next response, can be read from it.
 //
 // It is strict: a chunk size is 1 to 15 hex digits, optionally followed by
 // ";" and chunk extensions (which are checked for control bytes and

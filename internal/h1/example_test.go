@@ -3,6 +3,7 @@ package h1_test
 import (
 	"bufio"
 	"bytes"
+	"errors"
 	"fmt"
 	"io"
 
@@ -37,4 +38,37 @@ func Example() {
 	// POST /upload path=/upload query= host=example.com
 	// body "hello world" <nil>
 	// 400 h1: ambiguous message length
+}
+
+// A backend's 100 Continue, then its chunked response, read from one
+// buffer; then a response that gives two lengths.
+func ExampleParseResponse() {
+	buf := []byte("HTTP/1.1 100 Continue\r\n\r\n" +
+		"HTTP/1.1 200 OK\r\nContent-Type: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n" +
+		"5\r\nhello\r\n0\r\n\r\n")
+	r := h1.NewResponse(h1.Limits{})
+	for {
+		n, err := h1.ParseResponse(buf, r, h1.Limits{}, false)
+		if err != nil {
+			fmt.Println(h1.Status(err), err)
+			return
+		}
+		ct, _ := r.Header("content-type")
+		fmt.Printf("%d %s chunked=%v content-type=%q\n", r.Status, r.Reason, r.Chunked, ct)
+		buf = buf[n:]
+		if !h1.NoBody(r.Status, false) {
+			break
+		}
+	}
+	body, err := io.ReadAll(h1.NewChunkedReader(bufio.NewReader(bytes.NewReader(buf))))
+	fmt.Printf("body %q %v\n", body, err)
+
+	bad := []byte("HTTP/1.1 200 OK\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n")
+	_, err = h1.ParseResponse(bad, r, h1.Limits{}, false)
+	fmt.Println(h1.Status(err), err, errors.Is(err, h1.ErrAmbiguousLength))
+	// Output:
+	// 100 Continue chunked=false content-type=""
+	// 200 OK chunked=true content-type="text/plain"
+	// body "hello" <nil>
+	// 502 h1: ambiguous message length true
 }

@@ -8,6 +8,8 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"testing"
+
+	"github.com/phalanx-lb/phalanx/internal/h1/h1test"
 )
 
 // sameRequest reports whether a and b parsed to the same request.
@@ -28,12 +30,12 @@ func sameRequest(a, b *Request) bool {
 }
 
 func FuzzParse(f *testing.F) {
-	for _, c := range validCases {
-		f.Add([]byte(c.raw))
+	for _, c := range h1test.Valid {
+		f.Add([]byte(c.Raw))
 	}
-	for _, c := range malformedCases {
-		if len(c.raw) < 4096 {
-			f.Add([]byte(c.raw))
+	for _, c := range h1test.Malformed {
+		if len(c.Raw) < 4096 {
+			f.Add([]byte(c.Raw))
 		}
 	}
 	f.Add([]byte(get + "\r\n" + get + "\r\n"))
@@ -136,6 +138,87 @@ func FuzzChunked(f *testing.F) {
 			if !errors.As(err, &e) {
 				t.Fatalf("ChunkedReader(%q) err = %v, want io.ErrUnexpectedEOF or an *Error", body, err)
 			}
+		}
+	})
+}
+
+// sameResponse reports whether a and b parsed to the same response.
+func sameResponse(a, b *Response) bool {
+	if a.ProtoMinor != b.ProtoMinor || a.Status != b.Status || !bytes.Equal(a.Reason, b.Reason) ||
+		a.ContentLength != b.ContentLength || a.Chunked != b.Chunked || a.Close != b.Close ||
+		a.UntilClose != b.UntilClose || len(a.Headers) != len(b.Headers) {
+		return false
+	}
+	for i := range a.Headers {
+		if !bytes.Equal(a.Headers[i].Name, b.Headers[i].Name) || !bytes.Equal(a.Headers[i].Value, b.Headers[i].Value) {
+			return false
+		}
+	}
+	return true
+}
+
+func FuzzParseResponse(f *testing.F) {
+	for _, c := range validResponses {
+		f.Add([]byte(c.raw), c.head)
+	}
+	for _, c := range malformedResponses {
+		if len(c.raw) < 4096 {
+			f.Add([]byte(c.raw), c.head)
+		}
+	}
+	f.Add([]byte("HTTP/1.1 100 Continue\r\n\r\n"+nginxHead), false)
+	reused := NewResponse(Limits{})
+	f.Fuzz(func(t *testing.T, buf []byte, head bool) {
+		var r Response
+		n, err := ParseResponse(buf, &r, Limits{}, head)
+		if err != nil {
+			if n != 0 {
+				t.Fatalf("ParseResponse(%q) = %d, %v; want n = 0 with an error", buf, n, err)
+			}
+			if err != ErrIncomplete && Status(err) != 502 {
+				t.Fatalf("ParseResponse(%q) err = %v, Status %d; want ErrIncomplete or Status 502", buf, err, Status(err))
+			}
+			return
+		}
+		if n <= 0 || n > len(buf) {
+			t.Fatalf("ParseResponse(%q) n = %d, want 0 < n <= %d", buf, n, len(buf))
+		}
+		noBody := NoBody(r.Status, head)
+		if r.Status < 100 || r.Status > 599 || r.Chunked && (r.UntilClose || r.ContentLength >= 0) ||
+			noBody && (r.Chunked || r.UntilClose) || r.UntilClose && !r.Close {
+			t.Fatalf("ParseResponse(%q, head %v) = %+v: inconsistent framing", buf, head, r)
+		}
+		// The head alone parses the same, into a fresh or a reused Response.
+		var again Response
+		if n2, err := ParseResponse(buf[:n], &again, Limits{}, head); err != nil || n2 != n || !sameResponse(&r, &again) {
+			t.Fatalf("ParseResponse(head %q) = %d, %v, %+v; want %d, nil, %+v", buf[:n], n2, err, again, n, r)
+		}
+		if n2, err := ParseResponse(buf, reused, Limits{}, head); err != nil || n2 != n || !sameResponse(&r, reused) {
+			t.Fatalf("ParseResponse(%q) into a reused Response = %d, %v; want %d, nil and the same fields", buf, n2, err, n)
+		}
+		// Every prefix of a valid head is incomplete, never wrong.
+		for _, k := range []int{n - 1, n / 2, 1} {
+			if _, err := ParseResponse(buf[:k], &again, Limits{}, head); err != ErrIncomplete {
+				t.Fatalf("ParseResponse(prefix %q) err = %v, want ErrIncomplete", buf[:k], err)
+			}
+		}
+		// Where net/http accepts too, it reads the same status line and
+		// framing.
+		req := &http.Request{Method: http.MethodGet}
+		if head {
+			req.Method = http.MethodHead
+		}
+		resp, err := http.ReadResponse(bufio.NewReader(bytes.NewReader(buf)), req)
+		if err != nil {
+			return
+		}
+		if resp.StatusCode != r.Status || resp.ProtoMinor != r.ProtoMinor || resp.Close != r.Close {
+			t.Fatalf("ParseResponse(%q) = %d minor %d close %v; net/http %d minor %d close %v",
+				buf, r.Status, r.ProtoMinor, r.Close, resp.StatusCode, resp.ProtoMinor, resp.Close)
+		}
+		if !noBody && (r.Chunked != (len(resp.TransferEncoding) > 0) || !r.Chunked && r.ContentLength != resp.ContentLength) {
+			t.Fatalf("ParseResponse(%q) framing chunked %v length %d; net/http %v %d",
+				buf, r.Chunked, r.ContentLength, resp.TransferEncoding, resp.ContentLength)
 		}
 	})
 }

@@ -13,11 +13,12 @@ const (
 	DefaultMaxHeaders = 100
 )
 
-// Limits bound what Parse accepts. Exceeding either is an error with
-// Status 431. The zero value means the defaults.
+// Limits bound what Parse and ParseResponse accept. Exceeding either is
+// an error with Status 431 (502 from ParseResponse). The zero value means
+// the defaults.
 type Limits struct {
 	// MaxHeaderBytes is the most bytes the head may take, from the first
-	// byte of the request line through the blank line. Zero means
+	// byte of the request or status line through the blank line. Zero means
 	// DefaultMaxHeaderBytes.
 	MaxHeaderBytes int
 	// MaxHeaders is the most header fields the head may have. Zero means
@@ -39,9 +40,18 @@ func (l Limits) maxHeaders() int {
 	return DefaultMaxHeaders
 }
 
+// cut returns the part of buf that may hold the head, and the error to
+// return if it holds no complete head.
+func (l Limits) cut(buf []byte) (head []byte, incomplete error) {
+	if limit := l.maxHeaderBytes(); len(buf) >= limit {
+		return buf[:limit], ErrHeadTooLarge
+	}
+	return buf, ErrIncomplete
+}
+
 // Header is one header field as received: Name as sent (any case), Value
 // with the optional whitespace around it removed. Both point into the
-// buffer given to Parse.
+// buffer given to Parse or ParseResponse.
 type Header struct {
 	Name, Value []byte
 }
@@ -112,7 +122,12 @@ func (r *Request) Reset() {
 // Header returns the value of the first header field named name, ignoring
 // case, and whether there is one. name must be lower case.
 func (r *Request) Header(name string) ([]byte, bool) {
-	for _, h := range r.Headers {
+	return lookup(r.Headers, name)
+}
+
+// lookup returns the value of the first field of hs named name.
+func lookup(hs []Header, name string) ([]byte, bool) {
+	for _, h := range hs {
 		if equalFold(h.Name, name) {
 			return h.Value, true
 		}
@@ -136,50 +151,21 @@ func (r *Request) Header(name string) ([]byte, bool) {
 // The rules are in the package documentation.
 func Parse(buf []byte, r *Request, lim Limits) (n int, err error) {
 	r.Reset()
-	maxBytes, maxHeaders := lim.maxHeaderBytes(), lim.maxHeaders()
-	head := buf
-	if len(head) > maxBytes {
-		head = head[:maxBytes]
-	}
-	incomplete := ErrIncomplete
-	if len(buf) >= maxBytes {
-		incomplete = ErrHeadTooLarge
-	}
-
+	head, incomplete := lim.cut(buf)
 	line, pos, err := nextLine(head, 0)
-	if err != nil {
-		if err == ErrIncomplete {
-			return 0, incomplete
-		}
+	if err == ErrIncomplete {
+		return 0, incomplete
+	} else if err != nil {
 		return 0, err
 	}
 	if err := r.parseRequestLine(line); err != nil {
 		return 0, err
 	}
-
-	var f framing
-	for {
-		line, pos, err = nextLine(head, pos)
-		if err != nil {
-			if err == ErrIncomplete {
-				return 0, incomplete
-			}
-			return 0, err
-		}
-		if len(line) == 0 {
-			break
-		}
-		if len(r.Headers) == maxHeaders {
-			return 0, ErrTooManyHeaders
-		}
-		name, value, err := parseField(line)
-		if err != nil {
-			return 0, err
-		}
-		r.Headers = append(r.Headers, Header{Name: name, Value: value})
-		if err := f.field(r, name, value); err != nil {
-			return 0, err
-		}
+	f := framing{minor: r.ProtoMinor}
+	if pos, err = f.fields(head, pos, lim.maxHeaders(), &r.Headers); err == ErrIncomplete {
+		return 0, incomplete
+	} else if err != nil {
+		return 0, err
 	}
 	if err := f.finish(r); err != nil {
 		return 0, err
@@ -450,22 +436,54 @@ func parseField(line []byte) (name, value []byte, err error) {
 }
 
 // framing collects the header fields that decide the message's framing
-// while Parse reads them.
+// while Parse or ParseResponse reads them.
 type framing struct {
-	hosts      int
-	lengths    int
-	encodings  int
-	length     []byte // first Content-Length value
-	keepAlive  bool
-	connClose  bool
-	hostHeader []byte
+	response  bool // a response head: Host means nothing, Transfer-Encoding may list codings
+	minor     int  // the message's HTTP/1.minor
+	hosts     int
+	lengths   int
+	encodings int
+	length    []byte // first Content-Length value
+	n         int64  // its value
+	chunked   bool   // the last transfer coding is chunked
+	keepAlive bool
+	connClose bool
+	expect100 bool
+	upgrade   bool
+	host      []byte // the Host header's value
+}
+
+// fields reads the header section of head from pos through the blank line
+// that ends it, appending each field to *hs and recording it, and returns
+// the position after the blank line.
+func (f *framing) fields(head []byte, pos, maxHeaders int, hs *[]Header) (int, error) {
+	for {
+		line, next, err := nextLine(head, pos)
+		if err != nil {
+			return 0, err
+		}
+		if pos = next; len(line) == 0 {
+			return pos, nil
+		}
+		if len(*hs) == maxHeaders {
+			return 0, ErrTooManyHeaders
+		}
+		name, value, err := parseField(line)
+		if err != nil {
+			return 0, err
+		}
+		*hs = append(*hs, Header{Name: name, Value: value})
+		if err := f.field(name, value); err != nil {
+			return 0, err
+		}
+	}
 }
 
 // field records one header field.
-func (f *framing) field(r *Request, name, value []byte) error {
+func (f *framing) field(name, value []byte) error {
 	switch len(name) {
 	case 4:
-		if equalFold(name, "host") {
+		if !f.response && equalFold(name, "host") {
 			f.hosts++
 			if f.hosts > 1 {
 				return ErrHost
@@ -475,15 +493,15 @@ func (f *framing) field(r *Request, name, value []byte) error {
 					return ErrHost
 				}
 			}
-			f.hostHeader = value
+			f.host = value
 		}
 	case 6:
-		if equalFold(name, "expect") && r.ProtoMinor == 1 && hasToken(value, "100-continue") {
-			r.Expect100 = true
+		if equalFold(name, "expect") && hasToken(value, "100-continue") {
+			f.expect100 = true
 		}
 	case 7:
 		if equalFold(name, "upgrade") {
-			r.Upgrade = true
+			f.upgrade = true
 		} else if equalFold(name, "trailer") &&
 			(hasToken(value, "content-length") || hasToken(value, "transfer-encoding") || hasToken(value, "trailer")) {
 			return ErrTrailerField
@@ -499,15 +517,21 @@ func (f *framing) field(r *Request, name, value []byte) error {
 		}
 	case 14:
 		if equalFold(name, "content-length") {
-			return f.contentLength(r, value)
+			return f.contentLength(value)
 		}
 	case 17:
 		if equalFold(name, "transfer-encoding") {
 			f.encodings++
-			if f.encodings > 1 || r.ProtoMinor == 0 || !equalFold(value, "chunked") {
+			if f.encodings > 1 || f.minor == 0 {
 				return ErrTransferEncoding
 			}
-			r.Chunked = true
+			if f.response {
+				return f.codings(value)
+			}
+			if !equalFold(value, "chunked") {
+				return ErrTransferEncoding
+			}
+			f.chunked = true
 		}
 	}
 	return nil
@@ -516,7 +540,7 @@ func (f *framing) field(r *Request, name, value []byte) error {
 // contentLength parses a Content-Length value (RFC 9110, section 8.6).
 // Repeats with the same bytes are folded into one, as RFC 9112 section
 // 6.3 allows; any difference, even "5" against "05", is an error.
-func (f *framing) contentLength(r *Request, v []byte) error {
+func (f *framing) contentLength(v []byte) error {
 	f.lengths++
 	if f.lengths > 1 {
 		if !bytes.Equal(v, f.length) {
@@ -538,26 +562,31 @@ func (f *framing) contentLength(r *Request, v []byte) error {
 		}
 		n = n*10 + d
 	}
-	f.length, r.ContentLength = v, n
+	f.length, f.n = v, n
 	return nil
 }
 
-// finish applies the rules that need every field.
+// finish applies the rules that need every field of a request.
 func (f *framing) finish(r *Request) error {
 	if f.lengths > 0 && f.encodings > 0 {
 		return ErrAmbiguousLength
 	}
+	if f.lengths > 0 {
+		r.ContentLength = f.n
+	}
+	r.Chunked, r.Upgrade = f.chunked, f.upgrade
+	r.Expect100 = f.expect100 && r.ProtoMinor == 1 // RFC 9110, section 10.1.1
 	switch {
 	case f.hosts == 0 && r.ProtoMinor == 1:
 		return ErrHost
 	case r.Host != nil:
 		// Absolute-form: RFC 9112 section 3.2.2 makes the target's
 		// authority win over Host; phalanx requires them to agree.
-		if f.hosts > 0 && !equalFoldBytes(f.hostHeader, r.Host) {
+		if f.hosts > 0 && !equalFoldBytes(f.host, r.Host) {
 			return ErrHost
 		}
 	default:
-		r.Host = f.hostHeader
+		r.Host = f.host
 	}
 	r.Close = f.connClose || r.ProtoMinor == 0 && !f.keepAlive
 	return nil

@@ -38,6 +38,36 @@ func BenchmarkParse(b *testing.B) {
 	})
 }
 
+// BenchmarkParseResponse parses a typical nginx response head (233 bytes,
+// 7 fields) with ParseResponse and with http.ReadResponse, each reusing
+// what a proxy would reuse per backend connection.
+func BenchmarkParseResponse(b *testing.B) {
+	buf := []byte(nginxHead)
+	b.Run("phalanx", func(b *testing.B) {
+		r := NewResponse(Limits{})
+		b.ReportAllocs()
+		b.SetBytes(int64(len(buf)))
+		for b.Loop() {
+			if _, err := ParseResponse(buf, r, Limits{}, false); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("net-http", func(b *testing.B) {
+		rd := bytes.NewReader(buf)
+		br := bufio.NewReader(rd)
+		b.ReportAllocs()
+		b.SetBytes(int64(len(buf)))
+		for b.Loop() {
+			rd.Reset(buf)
+			br.Reset(rd)
+			if _, err := http.ReadResponse(br, nil); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+}
+
 // BenchmarkChunked decodes a 64 KiB body sent in 4 KiB chunks.
 func BenchmarkChunked(b *testing.B) {
 	var body bytes.Buffer
