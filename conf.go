@@ -196,6 +196,9 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 	}
 	t.Shutdown = c.ShutdownTimeout
 	opts = append(opts, WithTimeouts(t))
+	if c.HTTP1Engine != "" {
+		opts = append(opts, WithHTTP1Engine(HTTP1Engine(c.HTTP1Engine)))
+	}
 	if c.UnknownProtocolUpstream != "" {
 		opts = append(opts, WithUnknownProtocols(c.UnknownProtocolUpstream))
 	}

@@ -1,7 +1,6 @@
 package phalanx
 
 import (
-	"net/http"
 	"net/netip"
 	"strings"
 )
@@ -100,10 +99,16 @@ func (t trustedSet) forwardedFor(peer netip.Addr, xff []string) string {
 	return strings.Join(xff, ", ") + ", " + p
 }
 
+// headerValues reads a request's header fields: http.Header, or the
+// HTTP/1.1 engine's view of a parsed head.
+type headerValues interface {
+	Values(name string) []string
+}
+
 // clientFromHeaders returns the client behind peer from X-Forwarded-For,
 // or, when a request has none, from the for= parameters of Forwarded (RFC
 // 7239), by the same right-most-untrusted rule.
-func (t trustedSet) clientFromHeaders(peer netip.Addr, h http.Header) netip.Addr {
+func (t trustedSet) clientFromHeaders(peer netip.Addr, h headerValues) netip.Addr {
 	if len(t) == 0 || !peer.IsValid() || !t.contains(peer) {
 		return peer
 	}

@@ -43,7 +43,11 @@ func (s *Server) serveHTTP(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 
-	rt := snap.routes.match(r.Host, r.URL.Path)
+	path := r.URL.Path
+	if path == "" {
+		path = "/" // absolute-form without a path (RFC 9112, section 3.2.2)
+	}
+	rt := snap.routes.match(r.Host, path)
 	if rt == nil {
 		s.reject(w, r, http.StatusNotFound, nil, id, clientIP, "no route matches")
 		return

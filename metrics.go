@@ -43,6 +43,11 @@ type metrics struct {
 	// tlsActive holds the TLS connections that have served a request,
 	// so that each handshake is counted once.
 	tlsActive sync.Map
+	// handed holds the connections the HTTP/1.1 engine counted and then
+	// handed to net/http, which must not count them again.
+	handed sync.Map
+	// connHTTP1 and connTLS are the engine's connection series.
+	connHTTP1, connTLS connSeries
 
 	all []prometheus.Collector
 }
@@ -111,7 +116,15 @@ func newMetrics() *metrics {
 		m.tlsHandshakes.WithLabelValues(r)
 	}
 	m.lastReload.SetToCurrentTime()
+	m.connHTTP1 = connSeries{m.connsTotal.WithLabelValues("http1"), m.connsActive.WithLabelValues("http1")}
+	m.connTLS = connSeries{m.connsTotal.WithLabelValues("tls"), m.connsActive.WithLabelValues("tls")}
 	return m
+}
+
+// connSeries are the connection counts of one protocol.
+type connSeries struct {
+	total  prometheus.Counter
+	active prometheus.Gauge
 }
 
 // poolEvent counts a pool's health events; it is the pools' OnEvent hook.
@@ -145,6 +158,9 @@ func statusClass(code int) string {
 func (m *metrics) connState(c net.Conn, state http.ConnState) {
 	switch state {
 	case http.StateNew:
+		if _, ok := m.handed.LoadAndDelete(c); ok {
+			return
+		}
 		p := connProtocol(c)
 		m.connsTotal.WithLabelValues(p).Inc()
 		m.connsActive.WithLabelValues(p).Inc()
@@ -178,9 +194,11 @@ func (m *metrics) connState(c net.Conn, state http.ConnState) {
 // connProtocol names the protocol of a connection the HTTP server got
 // from one of Serve's listeners.
 func connProtocol(c net.Conn) string {
-	switch c.(type) {
+	switch c := c.(type) {
 	case *tls.Conn:
 		return "tls"
+	case *replayConn:
+		return c.proto
 	case h2cConn:
 		return "h2c"
 	default:

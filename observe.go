@@ -3,6 +3,7 @@ package phalanx
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"io"
 	"log/slog"
 	"net"
@@ -96,6 +97,13 @@ func (b *countingBody) Read(p []byte) (int, error) {
 func (s *Server) begin(w http.ResponseWriter, r *http.Request, o *observed) (http.ResponseWriter, *http.Request) {
 	o.start = time.Now()
 	o.rec.ResponseWriter = w
+	if r.TLS == nil {
+		// A connection the HTTP/1.1 engine handed over after its TLS
+		// handshake.
+		if cs, ok := r.Context().Value(tlsStateKey{}).(*tls.ConnectionState); ok {
+			r.TLS = cs
+		}
+	}
 	if r.Body != nil && r.Body != http.NoBody {
 		o.body.ReadCloser = r.Body
 		r.Body = &o.body
@@ -107,9 +115,7 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, o *observed) (htt
 // end reports a request that begin started, to the metrics and the access
 // log. st is the request's state (route, backend), never nil.
 func (s *Server) end(r *http.Request, o *observed, st *reqState) {
-	m := s.metrics
-	m.inflight.Dec()
-	elapsed := time.Since(o.start)
+	s.metrics.inflight.Dec()
 	status := o.rec.status
 	if status == 0 {
 		// Nothing was written: the handler returned without a response
@@ -119,6 +125,20 @@ func (s *Server) end(r *http.Request, o *observed, st *reqState) {
 			status = statusClientClosed
 		}
 	}
+	s.report(st, status, o.body.n.Load(), o.rec.bytes, time.Since(o.start), func() requestLine {
+		return requestLine{method: r.Method, host: r.Host, path: r.URL.Path, proto: r.Proto}
+	})
+}
+
+// requestLine is what the access log says of a request beyond its state.
+type requestLine struct {
+	method, host, path, proto string
+}
+
+// report counts a finished request in the metrics and writes its access
+// log line; line is called only if there is one to write.
+func (s *Server) report(st *reqState, status int, in, out int64, elapsed time.Duration, line func() requestLine) {
+	m := s.metrics
 	routeName, upName, backend := "", "", ""
 	if st.route != nil {
 		routeName = st.route.name
@@ -129,27 +149,27 @@ func (s *Server) end(r *http.Request, o *observed, st *reqState) {
 	if b := st.backend.Load(); b != nil {
 		backend = b.Addr()
 	}
-	in := o.body.n.Load()
 	m.requests.WithLabelValues(routeName, upName, backend, statusClass(status)).Inc()
 	m.duration.WithLabelValues(routeName).Observe(elapsed.Seconds())
 	if in > 0 {
 		m.bytesIn.WithLabelValues(routeName).Add(float64(in))
 	}
-	if o.rec.bytes > 0 {
-		m.bytesOut.WithLabelValues(routeName).Add(float64(o.rec.bytes))
+	if out > 0 {
+		m.bytesOut.WithLabelValues(routeName).Add(float64(out))
 	}
 	al := st.cfg.accessLog
-	if al == nil || !al.Enabled(r.Context(), slog.LevelInfo) {
+	if al == nil || !al.Enabled(context.Background(), slog.LevelInfo) {
 		return
 	}
+	l := line()
 	attrs := [...]slog.Attr{
-		slog.String("method", r.Method),
-		slog.String("host", r.Host),
-		slog.String("path", r.URL.Path),
-		slog.String("proto", r.Proto),
+		slog.String("method", l.method),
+		slog.String("host", l.host),
+		slog.String("path", l.path),
+		slog.String("proto", l.proto),
 		slog.Int("status", status),
 		slog.Int64("bytes_in", in),
-		slog.Int64("bytes_out", o.rec.bytes),
+		slog.Int64("bytes_out", out),
 		slog.Duration("duration", elapsed),
 		slog.Duration("upstream_duration", time.Duration(st.upstreamNanos.Load())),
 		slog.String("route", routeName),

@@ -178,6 +178,7 @@ type config struct {
 	accessLog      *slog.Logger // nil: no access log
 	waf            *waf.Config  // nil: no firewall
 	admin          Admin
+	engine         HTTP1Engine
 
 	// metrics are the Server's, set by New and Reload (not an option).
 	metrics *metrics
@@ -202,7 +203,35 @@ func defaultConfig() config {
 		maxBodyBytes: 1 << 20,
 		// 32 KiB, nginx's large_client_header_buffers (4 x 8k).
 		maxHeaderBytes: 32 << 10,
+		engine:         defaultEngine,
 	}
+}
+
+// HTTP1Engine names the engine that serves HTTP/1.x on the Server's own
+// listeners (clear text, and TLS without ALPN h2).
+type HTTP1Engine string
+
+const (
+	// EnginePhalanx is phalanx's own HTTP/1.1 engine, the default: it
+	// parses a request head in place and proxies over its own pooled
+	// backend connections, at a fraction of net/http's cost per request.
+	// Requests it does not proxy itself (routes with a Handler, WebSocket
+	// upgrades, backends spoken to over HTTP/2) are handed with their
+	// connection to net/http.
+	EnginePhalanx HTTP1Engine = "phalanx"
+	// EngineNetHTTP serves HTTP/1.x with net/http, as Handler does.
+	EngineNetHTTP HTTP1Engine = "net/http"
+)
+
+// defaultEngine is the engine of a Server without WithHTTP1Engine. Tests
+// may switch it (see export_test.go) to run the suite on either.
+var defaultEngine = EnginePhalanx
+
+// WithHTTP1Engine chooses the engine for HTTP/1.x on the Server's
+// listeners; HTTP/2 is always net/http's (with x/net/http2). The engine is
+// fixed at New: Reload keeps the running one.
+func WithHTTP1Engine(e HTTP1Engine) Option {
+	return optionFunc(func(c *config) { c.engine = e })
 }
 
 // defaultKeepalive is the idle-connection bound per backend when an

@@ -36,6 +36,7 @@ type Server struct {
 	tcp     []*tcpPort // raw TCP proxy ports, fixed at New
 	unknown *tcpProxy  // unknown protocols on HTTP ports; nil: close them
 	tunnels tunnelSet  // open WebSockets, which net/http no longer tracks
+	fast    h1Engine   // the HTTP/1.1 engine, with EnginePhalanx
 
 	started   time.Time    // when New returned
 	adminOnce sync.Once    // builds admin
@@ -102,10 +103,12 @@ func New(opts ...Option) (*Server, error) {
 		ErrorLog:       slog.NewLogLogger(c.logger.Handler(), slog.LevelDebug),
 		// HTTP/1.1, HTTP/2 over TLS (ALPN h2), and h2c with prior
 		// knowledge on clear-text connections.
-		Protocols: new(http.Protocols),
-		TLSConfig: s.tlsConfig(),
-		ConnState: s.metrics.connState,
+		Protocols:   new(http.Protocols),
+		TLSConfig:   s.tlsConfig(),
+		ConnState:   s.metrics.connState,
+		ConnContext: connContext,
 	}
+	s.fast.s = s
 	s.http.Protocols.SetHTTP1(true)
 	s.http.Protocols.SetHTTP2(true)
 	s.http.Protocols.SetUnencryptedHTTP2(true)
@@ -157,6 +160,9 @@ func (c *config) validate() error {
 		if d.v < 0 {
 			return fmt.Errorf("%s is negative", d.name)
 		}
+	}
+	if c.engine != EnginePhalanx && c.engine != EngineNetHTTP {
+		return fmt.Errorf("unknown HTTP/1 engine %q (want %q or %q)", c.engine, EnginePhalanx, EngineNetHTTP)
 	}
 	if c.maxHeaderBytes < 1024 {
 		return fmt.Errorf("max header bytes %d is below 1024", c.maxHeaderBytes)
@@ -329,14 +335,36 @@ func (s *Server) Serve(l net.Listener) error {
 		s.mu.Unlock()
 	}()
 
-	listeners := []net.Listener{
-		m.Listener(sniff.HTTP1),
-		h2cListener{m.Listener(sniff.HTTP2)}, // net/http serves h2c prior knowledge on clear-text conns
-		tls.NewListener(m.Listener(sniff.TLS), s.http.TLSConfig),
+	// listeners are served by net/http, engines by the HTTP/1.1 engine.
+	var listeners []net.Listener
+	var engines []func() error
+	var handoff *handoffListener
+	if s.cfg.engine == EnginePhalanx {
+		handoff = newHandoffListener(l.Addr())
+		listeners = []net.Listener{
+			handoff, // connections the engine passes on, h2 over TLS among them
+			h2cListener{m.Listener(sniff.HTTP2)},
+		}
+		// Listeners are registered before m serves: a connection for a
+		// protocol without one is unmatched.
+		plain, secure := m.Listener(sniff.HTTP1), m.Listener(sniff.TLS)
+		engines = []func() error{
+			func() error { return s.fast.serve(plain, nil, handoff) },
+			func() error { return s.fast.serve(secure, s.http.TLSConfig, handoff) },
+		}
+	} else {
+		listeners = []net.Listener{
+			m.Listener(sniff.HTTP1),
+			h2cListener{m.Listener(sniff.HTTP2)}, // net/http serves h2c prior knowledge on clear-text conns
+			tls.NewListener(m.Listener(sniff.TLS), s.http.TLSConfig),
+		}
 	}
-	errc := make(chan error, len(listeners)+1)
+	errc := make(chan error, len(listeners)+len(engines)+1)
 	for _, pl := range listeners {
 		go func() { errc <- s.http.Serve(pl) }()
+	}
+	for _, serve := range engines {
+		go func() { errc <- serve() }()
 	}
 	go func() {
 		if err := m.Serve(); err != nil {
@@ -347,7 +375,10 @@ func (s *Server) Serve(l net.Listener) error {
 	}()
 	first := <-errc
 	m.Close() // ends the other Serve calls
-	for range len(listeners) {
+	if handoff != nil {
+		handoff.Close()
+	}
+	for range len(listeners) + len(engines) {
 		<-errc
 	}
 	s.mu.Lock()
@@ -467,6 +498,8 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	for i, p := range s.tcpProxies() {
 		wg.Go(func() { errs[i] = p.close(ctx) })
 	}
+	var ferr error
+	wg.Go(func() { ferr = s.fast.shutdown(ctx) })
 	err := s.http.Shutdown(ctx)
 	if err != nil {
 		s.http.Close()
@@ -476,6 +509,9 @@ func (s *Server) Shutdown(ctx context.Context) error {
 	s.release()
 	if err == nil {
 		err = terr
+	}
+	if err == nil {
+		err = ferr
 	}
 	return errors.Join(append(errs, err)...)
 }
@@ -490,6 +526,7 @@ func (s *Server) Close() error {
 		p.close(done)
 	}
 	err := s.http.Close()
+	s.fast.closeAll()
 	s.tunnels.closeAll()
 	s.release()
 	return err
@@ -611,15 +648,24 @@ func (s *Server) reload(opts []Option) error {
 // answers Pick. Requires s.mu held.
 func (s *Server) retire(old, next *snapshot) {
 	kept := make(map[*http.Transport]bool)
+	keptH1 := make(map[*h1Pool]bool)
 	if next != nil {
 		for _, u := range next.upstreams {
 			for _, t := range u.transports {
 				kept[t] = true
 			}
+			for _, p := range u.h1 {
+				keptH1[p] = true
+			}
 		}
 	}
 	for _, u := range old.upstreams {
 		u.pool.Close()
+		for _, p := range u.h1 {
+			if !keptH1[p] {
+				p.close() // connections in use close when their request ends
+			}
+		}
 		var drop []*http.Transport
 		for _, t := range u.transports {
 			if t != nil && !kept[t] {

@@ -57,6 +57,11 @@ type upstream struct {
 	ai *AI
 	// algorithm names the pool's algorithm ("custom" for a Builder).
 	algorithm string
+	// h1 are the HTTP/1.1 engine's connection pools, by backend address
+	// (HTTP/1.1 backends only); keepalive is false when the upstream
+	// keeps no idle connections.
+	h1        map[string]*h1Pool
+	keepalive bool
 }
 
 // transportKey is what the transports depend on: an upstream whose key is
@@ -190,7 +195,34 @@ func newUpstream(u Upstream, c *config, prev *upstream) (*upstream, error) {
 		}
 		up.transports[p] = newTransport(p, u, c, dial)
 	}
+	up.h1, up.keepalive = newH1Pools(u, c, dial, backends, up.protos, prev, up.tkey), u.Keepalive >= 0
 	return up, nil
+}
+
+// newH1Pools returns the HTTP/1.1 engine's pools for the HTTP/1.1
+// backends; prev's pool for an address is kept if its settings did not
+// change, with its idle connections.
+func newH1Pools(u Upstream, c *config, dial DialFunc, backends []*lb.Backend, protos map[*lb.Backend]int, prev *upstream, key transportKey) map[string]*h1Pool {
+	keep := defaultKeepalive
+	switch {
+	case u.Keepalive < 0:
+		keep = 0
+	case u.Keepalive > 0:
+		keep = u.Keepalive
+	}
+	pools := make(map[string]*h1Pool, len(backends))
+	for _, b := range backends {
+		if _, other := protos[b]; other {
+			continue
+		}
+		addr := b.Addr()
+		if prev != nil && prev.tkey == key && prev.h1[addr] != nil {
+			pools[addr] = prev.h1[addr]
+			continue
+		}
+		pools[addr] = &h1Pool{addr: addr, dial: dial, max: keep, timeout: c.timeouts.UpstreamIdle}
+	}
+	return pools
 }
 
 // newTransport builds the transport for one backend protocol.

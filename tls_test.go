@@ -92,7 +92,7 @@ func TestOnePortEveryProtocol(t *testing.T) {
 	dir := t.TempDir()
 	aCert, aKey := ca.issue(t, dir, "a", "a.example", "127.0.0.1")
 	bCert, bKey := ca.issue(t, dir, "b", "*.b.example")
-	url, _ := startProxy(t, phalanx.WithLogger(discard()),
+	url, srv := startProxy(t, phalanx.WithLogger(discard()),
 		phalanx.WithCertificate(aCert, aKey),
 		phalanx.WithCertificate(bCert, bKey),
 		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks,
@@ -149,6 +149,12 @@ func TestOnePortEveryProtocol(t *testing.T) {
 				}
 			}
 		})
+	}
+
+	// The HTTP/1.1 engine serves HTTP/1.1 over TLS itself, and hands the
+	// two TLS connections that chose h2 to net/http.
+	if want := int64(2); phalanx.DefaultEngine() == phalanx.EnginePhalanx && phalanx.Handoffs(srv) != want {
+		t.Errorf("connections handed to net/http = %d, want %d", phalanx.Handoffs(srv), want)
 	}
 
 	// An unknown protocol is closed without a byte written.

@@ -15,6 +15,7 @@ package confparse
 //	tcp_proxy_protocol v1|v2|off;  main                 off               tcp_proxy_protocol v2;
 //	unknown_protocol_upstream NAME; main                closed            unknown_protocol_upstream ssh;
 //	shutdown_timeout D;            main                 30s               shutdown_timeout 1m;
+//	http1_engine phalanx|net/http; main                 phalanx           http1_engine net/http;
 //	upstream NAME { ... }          main, http           -                 upstream app { server 10.0.0.1:8000; }
 //	http { ... }                   main (repeatable)    -                 http { server { listen 80; } }
 //	server { ... }                 http (repeatable)    -                 server { listen 8080; }
@@ -342,6 +343,7 @@ func (b *builder) main(ds []*Directive) *Config {
 		TCPBind:         defaultTCPBind,
 		TCPUpstream:     defaultTCPUpstream,
 		ShutdownTimeout: defaultShutdownTimeout,
+		HTTP1Engine:     "phalanx",
 	}
 	for _, x := range b.shapes(mainBlock, ds) {
 		d := x.d
@@ -400,6 +402,13 @@ func (b *builder) main(ds []*Directive) *Config {
 		case "shutdown_timeout":
 			if v, ok := b.duration(d.Args[0], d.Name); ok {
 				cfg.ShutdownTimeout = v
+			}
+		case "http1_engine":
+			switch v := d.Args[0].Value; v {
+			case "phalanx", "net/http":
+				cfg.HTTP1Engine = v
+			default:
+				b.errorf(d.Args[0].Pos, "invalid value %q for %q: use phalanx or net/http", v, d.Name)
 			}
 		case "upstream":
 			b.upstream(d)

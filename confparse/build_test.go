@@ -49,6 +49,7 @@ func referenceConfig(file string, upstream, backend, server Pos) *confparse.Conf
 		TCPBind:         "0.0.0.0:5000",
 		TCPUpstream:     "default",
 		ShutdownTimeout: 30 * time.Second,
+		HTTP1Engine:     "phalanx",
 		Upstreams: []confparse.Upstream{{
 			Name: "default",
 			Servers: []confparse.UpstreamServer{{
@@ -237,6 +238,7 @@ admin_bind [::1]:9999;
 tcp_bind *:6000;
 tcp_upstream db;
 shutdown_timeout 1m30s;
+http1_engine net/http;
 upstream db {
     server db1:5432 weight=3 max_fails=0 fail_timeout=1m backup;
     server 10.0.0.2:5432 backup weight=2;
@@ -332,6 +334,7 @@ http {
 		TCPBind:         "0.0.0.0:6000",
 		TCPUpstream:     "db",
 		ShutdownTimeout: 90 * time.Second,
+		HTTP1Engine:     "net/http",
 		Upstreams: []confparse.Upstream{
 			{
 				Name: "db",

@@ -36,6 +36,9 @@ type Config struct {
 	// ShutdownTimeout is how long in-flight requests may run after a stop
 	// signal ("shutdown_timeout D;", default 30s).
 	ShutdownTimeout time.Duration
+	// HTTP1Engine is "phalanx" (the default) or "net/http": the engine
+	// that serves HTTP/1.x on the listeners ("http1_engine NAME;").
+	HTTP1Engine string
 	// Upstreams in file order, from the top level or inside http.
 	Upstreams []Upstream
 	// Servers are the server blocks inside http, in file order.

@@ -30,7 +30,7 @@ func TestMistakeMessages(t *testing.T) {
 			name: "typo at the top level",
 			src:  "worker_thread 8;\nfrobnicate on;",
 			want: `phalanx.conf:1:1: unknown directive "worker_thread" at the top level; did you mean "worker_threads"?` + "\n" +
-				`phalanx.conf:2:1: unknown directive "frobnicate" at the top level; allowed here: worker_threads, admin_bind, access_log, tcp_bind, tcp_upstream, tcp_proxy_protocol, unknown_protocol_upstream, shutdown_timeout, http, upstream`,
+				`phalanx.conf:2:1: unknown directive "frobnicate" at the top level; allowed here: worker_threads, admin_bind, access_log, tcp_bind, tcp_upstream, tcp_proxy_protocol, unknown_protocol_upstream, shutdown_timeout, http1_engine, http, upstream`,
 		},
 		{
 			name: "listen with two addresses",

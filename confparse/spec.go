@@ -63,6 +63,7 @@ var specs = []spec{
 	{name: "tcp_proxy_protocol", usage: "tcp_proxy_protocol v1|v2|off;", min: 1, max: 1, in: []block{mainBlock}},
 	{name: "unknown_protocol_upstream", usage: "unknown_protocol_upstream NAME;", min: 1, max: 1, in: []block{mainBlock}},
 	{name: "shutdown_timeout", usage: "shutdown_timeout D;", min: 1, max: 1, in: []block{mainBlock}},
+	{name: "http1_engine", usage: "http1_engine phalanx|net/http;", min: 1, max: 1, in: []block{mainBlock}},
 	{name: "http", usage: "http { ... }", block: true, repeat: true, in: []block{mainBlock}},
 	{name: "upstream", usage: "upstream NAME { ... }", min: 1, max: 1, block: true, repeat: true, in: []block{mainBlock, httpBlock}},
 

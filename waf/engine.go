@@ -220,7 +220,7 @@ func (e *Engine) InspectWith(r *http.Request, x *Exclusions) Verdict {
 	}
 	req.Path = requestPath(r)
 	if e.cfg.MaxBodyBytes > 0 && r.Body != nil && r.Body != http.NoBody && r.ContentLength != 0 &&
-		inspectable(r.Header.Get("Content-Type")) {
+		Inspectable(r.Header.Get("Content-Type")) {
 		req.Body, req.BodyTruncated = e.readBody(r)
 	}
 	return e.Check(&req, x)
@@ -237,9 +237,10 @@ func requestPath(r *http.Request) string {
 	return r.URL.EscapedPath()
 }
 
-// inspectable reports whether a body of this media type is inspected:
-// everything but binary types.
-func inspectable(ct string) bool {
+// Inspectable reports whether a body of content type ct is read for
+// inspection: everything but media, archives and binary RPC payloads. An
+// engine that fills Request.Body itself uses it to decide whether to.
+func Inspectable(ct string) bool {
 	ct = strings.ToLower(strings.TrimSpace(ct))
 	for _, p := range [...]string{"image/", "audio/", "video/", "font/", "application/octet-stream", "application/zip", "application/gzip",
 		"application/pdf", "application/x-protobuf", "application/protobuf", "application/grpc", "application/wasm"} {

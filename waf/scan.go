@@ -152,7 +152,7 @@ func (s *scan) body(h Header, b string) {
 		if !s.json(b) {
 			s.check(locBody, "", b, false)
 		}
-	case inspectable(mt):
+	case Inspectable(mt):
 		s.check(locBody, "", b, false)
 	}
 }

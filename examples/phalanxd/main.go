@@ -103,6 +103,7 @@ func run(args []string, stderr io.Writer) error {
 		" (with -demo: "+lb.AIPredictiveName+")")
 	admin := fs.String("admin", "", "admin API and status page `address` (with -demo: 127.0.0.1:9090; \"off\" for none)")
 	accessLog := fs.Bool("access-log", false, "log every request to stderr")
+	engine := fs.String("http1-engine", string(phalanx.EnginePhalanx), "HTTP/1.x engine: phalanx or net/http")
 	demo := fs.Bool("demo", false, "start three demo backends on loopback and proxy to them")
 	demoRequests := fs.Int("demo-requests", 12, "requests the demo sends through the proxy at start")
 	logFormat := fs.String("log-format", "text", "log format: text or json")
@@ -165,6 +166,7 @@ func run(args []string, stderr io.Writer) error {
 		phalanx.WithTimeouts(phalanx.Timeouts{Shutdown: *shutdown}),
 		phalanx.WithUpstream(phalanx.Upstream{Name: "default", Servers: backends, Algorithm: *algorithm}),
 		phalanx.WithAdmin(phalanx.Admin{Addr: *admin}),
+		phalanx.WithHTTP1Engine(phalanx.HTTP1Engine(*engine)),
 	}
 	if *accessLog {
 		opts = append(opts, phalanx.WithAccessLog(logger))
