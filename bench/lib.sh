@@ -1,6 +1,8 @@
+# shellcheck shell=bash
 # Shared by the bench/ scripts (source it): logging, an EXIT trap that
 # stops every process listed in PIDS and removes $tmp, and installing
-# nginx, wrk and curl with apt-get when missing.
+# nginx, wrk and curl (and whatever else a script asks for, e.g. haproxy)
+# with apt-get when missing.
 
 log() { printf '==> %s\n' "$*" >&2; }
 die() {
@@ -59,9 +61,16 @@ trap 'exit 129' HUP
 
 # ---------------------------------------------------------------- tools
 
+# install_missing [TOOL...]: apt-get install the tools (each a command and
+# the Debian package of the same name) that are not on PATH; by default
+# nginx, wrk and curl. A policy-rc.d that exits 101, created for the
+# install and removed after it, keeps Debian's maintainer scripts from
+# starting the packages' services (nginx, haproxy).
+# shellcheck disable=SC2120 # the arguments are optional
 install_missing() {
-	local missing=() t created=""
-	for t in nginx wrk curl; do
+	local missing=() t created="" tools=("$@")
+	((${#tools[@]} > 0)) || tools=(nginx wrk curl)
+	for t in "${tools[@]}"; do
 		command -v "$t" >/dev/null 2>&1 || missing+=("$t")
 	done
 	((${#missing[@]} == 0)) && return 0
@@ -71,16 +80,21 @@ install_missing() {
 		command -v sudo >/dev/null 2>&1 || die "need root (or sudo) to install ${missing[*]}"
 		sudo=(sudo)
 	fi
-	# Keep Debian's maintainer scripts from starting the nginx service.
+	# Keep Debian's maintainer scripts from starting any service.
 	if [[ ! -e /usr/sbin/policy-rc.d ]]; then
 		printf '#!/bin/sh\nexit 101\n' | "${sudo[@]}" tee /usr/sbin/policy-rc.d >/dev/null
 		"${sudo[@]}" chmod 755 /usr/sbin/policy-rc.d
 		created=1
 	fi
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq
-	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
-	[[ -n $created ]] && "${sudo[@]}" rm -f /usr/sbin/policy-rc.d
-	return 0
+	local rc=0
+	"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update -qq &&
+		"${sudo[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null ||
+		rc=$?
+	[[ -z $created ]] || "${sudo[@]}" rm -f /usr/sbin/policy-rc.d
+	((rc == 0)) || die "apt-get could not install ${missing[*]} (status $rc)"
+	for t in "${missing[@]}"; do
+		command -v "$t" >/dev/null 2>&1 || die "$t is still not on PATH after installing it"
+	done
 }
 
 # ---------------------------------------------------------------- measuring
@@ -152,4 +166,11 @@ busy_pct() {
 		idle = (y[5] - x[5]) + (y[6] - x[6])
 		printf "%.0f", (tot > 0 ? 100 * (tot - idle) / tot : 0)
 	}'
+}
+
+# rss_kib PID: the resident set of PID (VmRSS from /proc/PID/status), in
+# KiB. It covers the process's own memory, not the kernel's socket buffers.
+rss_kib() {
+	awk '$1 == "VmRSS:" { print $2; found = 1 } END { exit !found }' "/proc/$1/status" 2>/dev/null ||
+		die "could not read VmRSS of pid $1"
 }
