@@ -295,9 +295,11 @@ type h1Conn struct {
 
 	// deadline is the read deadline last set on c.
 	deadline time.Time
-	// scratch holds copies of request fields needed after the head's
-	// bytes are gone (the log line of a failed request).
+	// scratch holds a copy of a head whose body the firewall reads.
 	scratch []byte
+	// x and st are the request being served, reused.
+	x  exchange
+	st reqState
 	cr      h1.ChunkedReader
 }
 

@@ -73,12 +73,15 @@ func (hc *h1Conn) handle(n int) (keep, handoff bool) {
 		return false, true
 	}
 
-	x := exchange{start: time.Now(), head: string(req.Method) == http.MethodHead}
-	x.info = append(append(append(hc.scratch[:0], req.Method...), req.Host...), path...)
+	x := &hc.x
+	*x = exchange{start: time.Now(), head: string(req.Method) == http.MethodHead, info: x.info}
+	x.info = append(append(append(x.info[:0], req.Method...), req.Host...), path...)
 	x.mlen, x.hlen = len(req.Method), len(req.Host)
-	hc.scratch = x.info
 	idv, _ := req.Header("x-request-id")
-	st := &reqState{cfg: c, id: requestID(string(idv))}
+	st := &hc.st
+	st.cfg, st.route, st.id = c, nil, requestID(string(idv))
+	st.backend.Store(nil)
+	st.upstreamNanos.Store(0)
 	x.st = st
 	client := c.trusted.clientFromHeaders(hc.peer, h1Header{req})
 	st.client, st.clientIP = client, hc.peerStr
@@ -87,26 +90,26 @@ func (hc *h1Conn) handle(n int) (keep, handoff bool) {
 	}
 	x.close = req.Close || hc.e.isClosing()
 	s.metrics.inflight.Inc()
-	defer hc.end(&x)
+	defer hc.end(x)
 
 	if l := snap.requests; l != nil {
 		if d := l.Allow(client, x.start); !d.Allowed {
 			s.refusedRequests.Add(d)
 			s.logger.LogAttrs(context.Background(), slog.LevelDebug, "request rate limited",
 				slog.String("client", st.clientIP), slog.Bool("global", d.Global), slog.String("request_id", st.id))
-			hc.respond(&x, http.StatusTooManyRequests, http.StatusText(http.StatusTooManyRequests)+"\n",
+			hc.respond(x, http.StatusTooManyRequests, http.StatusText(http.StatusTooManyRequests)+"\n",
 				"Retry-After", strconv.FormatInt(d.RetryAfterSeconds(), 10))
-			return hc.afterRefusal(&x, n), false
+			return hc.afterRefusal(x, n), false
 		}
 	}
 	if rt == nil {
-		hc.reject(&x, http.StatusNotFound, "no route matches")
-		return hc.afterRefusal(&x, n), false
+		hc.reject(x, http.StatusNotFound, "no route matches")
+		return hc.afterRefusal(x, n), false
 	}
 	st.route = rt
 	if n > c.maxHeaderBytes {
 		x.close = true
-		hc.reject(&x, http.StatusRequestHeaderFieldsTooLarge,
+		hc.reject(x, http.StatusRequestHeaderFieldsTooLarge,
 			"request headers of "+strconv.Itoa(n)+" bytes exceed the limit of "+strconv.Itoa(c.maxHeaderBytes))
 		return false, false
 	}
@@ -116,14 +119,14 @@ func (hc *h1Conn) handle(n int) (keep, handoff bool) {
 	}
 	if limit >= 0 && req.ContentLength > limit {
 		x.close = true // the body is not read
-		hc.reject(&x, http.StatusRequestEntityTooLarge,
+		hc.reject(x, http.StatusRequestEntityTooLarge,
 			"request body of "+strconv.FormatInt(req.ContentLength, 10)+" bytes exceeds the limit of "+strconv.FormatInt(limit, 10))
 		return false, false
 	}
 	var prefix []byte // body bytes already read, for the firewall
 	if snap.waf != nil && !rt.WAFOff {
 		var blocked bool
-		if prefix, blocked = hc.firewall(&x, snap.waf, rt, n); blocked {
+		if prefix, blocked = hc.firewall(x, snap.waf, rt, n); blocked {
 			return false, false
 		}
 		if prefix != nil {
@@ -138,7 +141,7 @@ func (hc *h1Conn) handle(n int) (keep, handoff bool) {
 	if timeout > 0 {
 		x.deadline = x.start.Add(timeout)
 	}
-	return hc.proxy(&x, rt, n, prefix, limit), false
+	return hc.proxy(x, rt, n, prefix, limit), false
 }
 
 var slash = []byte("/")
@@ -216,8 +219,6 @@ func (hc *h1Conn) firewall(x *exchange, e *waf.Engine, rt *route, n int) (prefix
 			}
 			wr.Body, wr.BodyTruncated = buf[:k], req.ContentLength > size
 			prefix = buf[:k]
-			// x.info pointed into the old scratch contents; rebuild it.
-			x.info = append(append(append([]byte(nil), req.Method...), req.Host...), req.Path...)
 		}
 	}
 	v := e.Check(&wr, rt.wafX)

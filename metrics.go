@@ -7,7 +7,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"slices"
-	"strconv"
 	"sync"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -144,13 +143,13 @@ func (m *metrics) poolEvent(pool string) func(lb.Event) {
 }
 
 // statusClass maps a status to its class label, "2xx" and so on.
+var statusClasses = [...]string{"1xx", "2xx", "3xx", "4xx", "5xx"}
+
 func statusClass(code int) string {
-	switch {
-	case code >= 100 && code < 600:
-		return strconv.Itoa(code/100) + "xx"
-	default:
-		return "other"
+	if code >= 100 && code < 600 {
+		return statusClasses[code/100-1]
 	}
+	return "other"
 }
 
 // connState counts client connections by protocol; it is the HTTP

@@ -631,21 +631,22 @@ func (t *tunnel) Close() error {
 	return err
 }
 
-// bufferPool recycles the proxy's copy buffers.
+// bufferPool recycles the proxy's copy buffers. It holds array pointers,
+// so that neither Get nor Put allocates.
 type bufferPool struct{ p sync.Pool }
 
 const copyBufferSize = 32 << 10
 
 func (bp *bufferPool) Get() []byte {
-	if b, ok := bp.p.Get().(*[]byte); ok {
-		return *b
+	if a, ok := bp.p.Get().(*[copyBufferSize]byte); ok {
+		return a[:]
 	}
-	return make([]byte, copyBufferSize)
+	return new([copyBufferSize]byte)[:]
 }
 
 func (bp *bufferPool) Put(b []byte) {
 	if cap(b) == copyBufferSize {
-		bp.p.Put(&b)
+		bp.p.Put((*[copyBufferSize]byte)(b[:copyBufferSize]))
 	}
 }
 

@@ -115,8 +115,8 @@ func longestPrefix(rs []*route, path string) *route {
 // hostOnly strips a port from a Host header value, keeping IPv6 brackets
 // out of the result.
 func hostOnly(h string) string {
-	if h == "" {
-		return h
+	if h == "" || strings.IndexByte(h, ':') < 0 {
+		return h // the common case, without SplitHostPort's error
 	}
 	if host, _, err := net.SplitHostPort(h); err == nil {
 		return host
