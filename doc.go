@@ -52,6 +52,22 @@
 // flight while open. WithTCPProxy adds raw TCP ports: a backend per
 // connection, splice(2), half-close, PROXY protocol.
 //
+// # Two HTTP engines
+//
+// HTTP/1.x on the Server's own listeners (clear text, and TLS without h2)
+// is served by phalanx's own engine (EnginePhalanx, directive
+// "http1_engine phalanx;"): it parses each request head in place, runs the
+// same pipeline stages as the net/http path, and proxies over its own
+// pooled backend connections from the client connection's goroutine, at a
+// fraction of net/http's cost per request. Its parser is stricter than
+// net/http's (package internal/h1 lists every difference): requests a
+// backend might frame differently are refused with 400. Requests it does
+// not proxy itself (routes with a Handler, WebSocket upgrades, upstreams
+// with h2c or h2 backends) go on, with their connection, to net/http,
+// which also serves HTTP/2 and the Handler an embedding program mounts.
+// WithHTTP1Engine(EngineNetHTTP) ("http1_engine net/http;") serves all
+// HTTP/1.x with net/http instead; both pass the same end-to-end suite.
+//
 // # Health
 //
 // Each pool checks its backends actively (TCP connect, or an HTTP GET,
