@@ -300,7 +300,7 @@ type h1Conn struct {
 	// x and st are the request being served, reused.
 	x  exchange
 	st reqState
-	cr      h1.ChunkedReader
+	cr h1.ChunkedReader
 }
 
 // errQuiet ends a connection without a response: the client closed it or
