@@ -356,7 +356,7 @@ func (hc *h1Conn) send(x *exchange, pool *h1Pool, head []byte, bd *body) (*upCon
 
 // roundTrip writes the head and body to uc and reads the response head.
 func (hc *h1Conn) roundTrip(x *exchange, uc *upConn, head []byte, bd *body) error {
-	t := hc.s.cfg.timeouts
+	t := x.st.cfg.timeouts // the snapshot's: upstream timeouts follow a reload
 	uc.c.SetWriteDeadline(capDeadline(time.Now().Add(t.UpstreamHeader), x.deadline))
 	var err error
 	switch {
@@ -385,7 +385,7 @@ func (hc *h1Conn) roundTrip(x *exchange, uc *upConn, head []byte, bd *body) erro
 
 // sendBody streams the rest of the request body from the client to uc.
 func (hc *h1Conn) sendBody(x *exchange, uc *upConn, bd *body) error {
-	t := hc.s.cfg.timeouts
+	t := x.st.cfg.timeouts // the snapshot's: upstream timeouts follow a reload
 	buf := copyBuffers.Get()
 	defer copyBuffers.Put(buf)
 	var src io.Reader = hc.br
@@ -573,7 +573,7 @@ func (hc *h1Conn) relay(x *exchange, uc *upConn, rt *route) (keep, broke bool) {
 // are buffered, and written before a read that would wait. It returns the
 // error that ended the copy, and whether it was the backend's.
 func (hc *h1Conn) copyBody(x *exchange, uc *upConn, src io.Reader, out *bytebufferpool.ByteBuffer, chunk bool, size int64) (upErr bool, err error) {
-	t := hc.s.cfg.timeouts
+	t := x.st.cfg.timeouts // the snapshot's: upstream timeouts follow a reload
 	buf := copyBuffers.Get()
 	defer copyBuffers.Put(buf)
 	left := size

@@ -622,9 +622,9 @@ func (s *Server) reload(opts []Option) error {
 		return fmt.Errorf("phalanx: reload: %w", err)
 	}
 	if !slices.Equal(c.listen, s.cfg.listen) || c.timeouts.ClientHeader != s.cfg.timeouts.ClientHeader ||
-		c.timeouts.ClientIdle != s.cfg.timeouts.ClientIdle {
-		s.logger.Warn("reload: listen addresses and client header/idle timeouts take effect after a restart",
-			"listen", s.cfg.listen, "wanted", c.listen)
+		c.timeouts.ClientIdle != s.cfg.timeouts.ClientIdle || c.engine != s.cfg.engine {
+		s.logger.Warn("reload: listen addresses, client header/idle timeouts and the HTTP/1 engine take effect after a restart",
+			"listen", s.cfg.listen, "wanted", c.listen, "engine", s.cfg.engine, "wanted_engine", c.engine)
 	}
 	for _, u := range snap.upstreams {
 		u.pool.Start(context.Background())
