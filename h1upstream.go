@@ -212,10 +212,7 @@ func (hc *h1Conn) proxy(x *exchange, rt *route, n int, prefix []byte, limit int6
 		st.upstreamNanos.Store(int64(latency))
 		s.metrics.upstreamDuration.WithLabelValues(up.name, b.Addr()).Observe(latency.Seconds())
 		if err == nil {
-			o := lb.Outcome{Latency: latency, Status: uc.resp.Status}
-			keep, broke := hc.relay(x, uc, rt)
-			o.ConnFailed = broke
-			finish(b, done, o)
+			keep := hc.relay(x, uc, rt, b, done, lb.Outcome{Latency: latency, Status: uc.resp.Status})
 			return keep && bd.done
 		}
 		var ce *clientError
@@ -510,11 +507,12 @@ func capDeadline(d, hard time.Time) time.Time {
 	return d
 }
 
-// relay sends the response head and body from uc to the client, and puts
-// uc back in its pool if it can serve another request. It reports whether
-// the client connection stays open, and whether the backend broke off the
-// body.
-func (hc *h1Conn) relay(x *exchange, uc *upConn, rt *route) (keep, broke bool) {
+// relay sends the response head and body from uc to the client, puts uc
+// back in its pool if it can serve another request, and reports outcome o
+// for backend b once the backend's part is over, before the client gets
+// the last bytes (so that a client never sees a request still counted in
+// flight). It reports whether the client connection stays open.
+func (hc *h1Conn) relay(x *exchange, uc *upConn, rt *route, b *lb.Backend, done func(*lb.Backend, lb.Outcome), o lb.Outcome) bool {
 	r := &uc.resp
 	noBody := x.head || r.Status == http.StatusNoContent || r.Status == http.StatusNotModified
 	chunkOut := false
@@ -540,7 +538,6 @@ func (hc *h1Conn) relay(x *exchange, uc *upConn, rt *route) (keep, broke bool) {
 	var upErr bool // the error was the backend's
 	switch {
 	case noBody:
-		err = hc.write(out.B)
 	case r.Chunked:
 		uc.cr.Reset(uc.br)
 		upErr, err = hc.copyBody(x, uc, &uc.cr, out, chunkOut, -1)
@@ -557,21 +554,28 @@ func (hc *h1Conn) relay(x *exchange, uc *upConn, rt *route) (keep, broke bool) {
 				slog.String("backend", uc.pool.addr), slog.String("cause", err.Error()),
 				slog.String("request_id", x.st.id))
 		}
-		return false, upErr
+		o.ConnFailed = upErr
+		finish(b, done, o)
+		return false
 	}
 	if reuse {
 		uc.pool.put(uc)
 	} else {
 		uc.c.Close()
 	}
-	return !x.close, false
+	finish(b, done, o)
+	if err := hc.write(out.B); err != nil {
+		return false
+	}
+	return !x.close
 }
 
 // copyBody copies a response body from src (reading uc) to the client,
 // after the head already in out: size bytes, or to the end if size is
 // negative; chunk frames each piece. Bytes are gathered in out while more
-// are buffered, and written before a read that would wait. It returns the
-// error that ended the copy, and whether it was the backend's.
+// are buffered, and written before a read that would wait; the last ones
+// are left in out. It returns the error that ended the copy, and whether
+// it was the backend's.
 func (hc *h1Conn) copyBody(x *exchange, uc *upConn, src io.Reader, out *bytebufferpool.ByteBuffer, chunk bool, size int64) (upErr bool, err error) {
 	t := x.st.cfg.timeouts // the snapshot's: upstream timeouts follow a reload
 	buf := copyBuffers.Get()
@@ -629,12 +633,7 @@ func (hc *h1Conn) copyBody(x *exchange, uc *upConn, src io.Reader, out *bytebuff
 	if chunk {
 		out.B = append(out.B, lastChunk...)
 	}
-	if len(out.B) > 0 {
-		if err := hc.write(out.B); err != nil {
-			return false, err
-		}
-	}
-	return false, nil
+	return false, nil // what is left in out is the caller's to write
 }
 
 // mayBlock reports whether the next read of the response body may wait
