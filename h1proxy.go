@@ -41,6 +41,7 @@ type exchange struct {
 	bytesIn  int64
 	bytesOut int64
 	close    bool // the connection ends after this response
+	ended    bool // reported to the metrics and the access log
 }
 
 func (x *exchange) methodString() string { return string(x.info[:x.mlen]) }
@@ -304,7 +305,18 @@ func (hc *h1Conn) respond(x *exchange, status int, body string, kv ...string) {
 	b.B = hc.appendConnection(b.B, x)
 	b.B = append(b.B, "\r\n"...)
 	b.B = append(b.B, body...)
-	hc.write(b.B)
+	hc.finalWrite(x, b.B)
+}
+
+// finalWrite reports the request (metrics, access log) and then writes the
+// last bytes of its response, so that a client that has its answer finds
+// it counted.
+func (hc *h1Conn) finalWrite(x *exchange, p []byte) error {
+	hc.end(x)
+	if len(p) == 0 {
+		return nil
+	}
+	return hc.write(p)
 }
 
 // writeSimple writes a response outside any request's exchange (a head
@@ -359,8 +371,12 @@ func appendField(b []byte, name, value string) []byte {
 	return append(b, "\r\n"...)
 }
 
-// end reports the request to the metrics and the access log.
+// end reports the request to the metrics and the access log, once.
 func (hc *h1Conn) end(x *exchange) {
+	if x.ended {
+		return
+	}
+	x.ended = true
 	s := hc.s
 	s.metrics.inflight.Dec()
 	status := x.status

@@ -564,7 +564,7 @@ func (hc *h1Conn) relay(x *exchange, uc *upConn, rt *route, b *lb.Backend, done 
 		uc.c.Close()
 	}
 	finish(b, done, o)
-	if err := hc.write(out.B); err != nil {
+	if err := hc.finalWrite(x, out.B); err != nil {
 		return false
 	}
 	return !x.close
