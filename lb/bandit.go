@@ -44,8 +44,13 @@ func (a aiPredictive) Build(backends []*Backend) Picker { return a.NewBuilder().
 // policy to choose among the usable backends, and report each request's
 // outcome back through Result.Done. Each backend address gets a stable arm
 // id for the life of the BanditBuilder, so what the policy learned about
-// a backend survives rebuilds (a backend going down and coming back) and,
-// when the proxy keeps the BanditBuilder across a reload, reloads.
+// a backend survives rebuilds (a backend going down and coming back),
+// membership changes (Pool.SetBackends: an address that stays keeps its
+// arm, even if its Backend is replaced, and a new address gets a new arm)
+// and, when the proxy keeps the BanditBuilder across a reload, reloads.
+// Ids are never reused: an address that leaves keeps its id, and finds
+// what the policy learned if it comes back; meanwhile Report goes on
+// listing it.
 //
 // Use one BanditBuilder per pool. It is safe for concurrent use and must
 // not be copied. Pick and Done allocate nothing beyond what the policy

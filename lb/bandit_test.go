@@ -2,6 +2,7 @@ package lb_test
 
 import (
 	"errors"
+	"log/slog"
 	"slices"
 	"sync"
 	"testing"
@@ -134,5 +135,137 @@ func TestAIPredictivePerPool(t *testing.T) {
 		if r.InFlight != 0 {
 			t.Errorf("Report() %s in flight = %d after Done, want 0", r.Addr, r.InFlight)
 		}
+	}
+}
+
+// newPoolOver returns a pool named "web" over bs with builder, passive
+// checks only and no log, and closes it when t ends.
+func newPoolOver(t *testing.T, builder lb.Builder, bs ...*lb.Backend) *lb.Pool {
+	t.Helper()
+	p, err := lb.NewPool("web", bs, lb.PoolConfig{
+		Builder: builder,
+		Health:  lb.HealthCheck{Interval: -1},
+		Logger:  slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(p.Close)
+	return p
+}
+
+// mustBackend returns a Backend for addr with weight w.
+func mustBackend(t *testing.T, addr string, w int) *lb.Backend {
+	t.Helper()
+	b, err := lb.NewBackend(addr, lb.BackendConfig{Weight: w})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+// mustSet calls pool.SetBackends(bs) and fails t on an error.
+func mustSet(t *testing.T, pool *lb.Pool, bs ...*lb.Backend) {
+	t.Helper()
+	if _, _, err := pool.SetBackends(bs); err != nil {
+		t.Fatalf("SetBackends: %v", err)
+	}
+}
+
+// TestBanditSetBackends checks that arm ids follow addresses through
+// membership changes: an address that stays keeps its arm (even when its
+// Backend is replaced), a new one gets a new arm, one that comes back its
+// old arm; and that a request in flight on a backend that left still
+// reaches the policy.
+func TestBanditSetBackends(t *testing.T) {
+	p := &scripted{pick: 1}
+	a, b := mustBackend(t, "127.0.0.1:8001", 1), mustBackend(t, "127.0.0.1:8002", 1)
+	pool := newPoolOver(t, lb.NewBandit(p), a, b)
+	res := mustPick(t, pool) // b, left in flight
+	if res.Backend != b {
+		t.Fatalf("Pick() = %s, want the scripted 127.0.0.1:8002", res.Backend.Addr())
+	}
+	b.Start()
+
+	c := mustBackend(t, "127.0.0.1:8003", 1)
+	mustSet(t, pool, mustBackend(t, "127.0.0.1:8001", 1), c) // a stays, b leaves, c joins
+	mustPick(t, pool)
+	b.Finish(lb.Outcome{Latency: time.Millisecond, Status: 200})
+	res.Done(b, lb.Outcome{Latency: time.Millisecond, Status: 200})
+	mustSet(t, pool, mustBackend(t, "127.0.0.1:8001", 3), c) // a replaced
+	mustPick(t, pool)
+	mustSet(t, pool, append(pool.Backends(), mustBackend(t, "127.0.0.1:8002", 1))...) // b back
+	mustPick(t, pool)
+
+	want := [][]int{{0, 1}, {0, 2}, {0, 2}, {0, 2, 1}}
+	if !slices.EqualFunc(p.candidates, want, slices.Equal) {
+		t.Errorf("candidates = %v, want %v", p.candidates, want)
+	}
+	if got := p.observed[1]; len(got) != 1 || got[0] != (bandit.Outcome{Latency: time.Millisecond}) {
+		t.Errorf("observed for the arm of the backend that left = %+v, want its one outcome", got)
+	}
+}
+
+// TestBanditSetBackendsKeepsLearning checks through Report that what the
+// default policy learned about a backend survives SetBackends, whether the
+// backend stays as is or is replaced with another weight.
+func TestBanditSetBackendsKeepsLearning(t *testing.T) {
+	f, err := lb.Lookup(lb.AIPredictiveName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bb := f.(lb.Factory).NewBuilder().(*lb.BanditBuilder)
+	now := time.Unix(1_700_000_000, 0)
+	bb.Now = func() time.Time { return now } // estimates do not age between reports
+	fast, slow := mustBackend(t, "127.0.0.1:8001", 1), mustBackend(t, "127.0.0.1:8002", 1)
+	pool := newPoolOver(t, bb, fast, slow)
+	for range 400 {
+		res := mustPick(t, pool)
+		o := lb.Outcome{Latency: 50 * time.Millisecond, Status: 200}
+		if res.Backend == fast {
+			o.Latency = 5 * time.Millisecond
+		}
+		res.Backend.Start()
+		res.Backend.Finish(o)
+		res.Done(res.Backend, o)
+		now = now.Add(time.Millisecond)
+	}
+	report := func() map[string]lb.BackendReport {
+		rep, ok := bb.Report()
+		if !ok {
+			t.Fatal("Report() not ok, want the default policy's estimates")
+		}
+		m := map[string]lb.BackendReport{}
+		for _, r := range rep {
+			m[r.Addr] = r
+		}
+		return m
+	}
+	before := report()[fast.Addr()]
+	if before.Chosen == 0 || before.Latency == 0 {
+		t.Fatalf("Report() for the fast backend = %+v, want picks and a latency estimate", before)
+	}
+
+	newcomer := mustBackend(t, "127.0.0.1:8003", 1)
+	for _, set := range []struct {
+		name string
+		bs   []*lb.Backend
+	}{
+		{name: "stays", bs: []*lb.Backend{mustBackend(t, "127.0.0.1:8001", 1), newcomer}},
+		{name: "replaced", bs: []*lb.Backend{mustBackend(t, "127.0.0.1:8001", 2), newcomer}},
+	} {
+		mustSet(t, pool, set.bs...)
+		got := report()[fast.Addr()]
+		if got.Arm != before.Arm || got.Chosen != before.Chosen || got.Latency != before.Latency || got.Success != before.Success {
+			t.Errorf("%s: Report() for 127.0.0.1:8001 = %+v, want %+v kept", set.name, got, before)
+		}
+	}
+	for range 50 {
+		res := mustPick(t, pool)
+		res.Done(res.Backend, lb.Outcome{Latency: 5 * time.Millisecond, Status: 200})
+	}
+	rep := report()
+	if n, ok := rep[newcomer.Addr()]; !ok || n.Arm == before.Arm || n.Arm == rep[slow.Addr()].Arm {
+		t.Errorf("Report() for the newcomer = %+v (present %v), want an arm of its own", n, ok)
 	}
 }

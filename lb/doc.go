@@ -13,6 +13,21 @@
 // Builder for a new Picker over that set; a Picker is an immutable
 // snapshot, and Pick only reads it and a few atomics.
 //
+// # Changing membership
+//
+// A Pool's backends come from NewPool, and may change at run time with
+// Pool.SetBackends, as service discovery finds them (a DNS answer that
+// changed, say); a config reload builds a new Pool instead, its backends
+// inheriting the old ones' state (Backend.Inherit). SetBackends keeps a
+// backend whose address and configuration stay, with its health, counters,
+// in-flight requests and learned estimates; replaces, inheriting its
+// state, one whose weight or other configuration changed; puts new ones in
+// rotation at once (probed at once if health checks run); and takes out
+// those not listed, whose requests in flight finish normally. It reports
+// each through OnEvent (Joined, Left) and the log. An empty list empties
+// the pool, so a discovery client keeps its last good answer when a
+// lookup fails. Backends returns an immutable snapshot of the members.
+//
 // # Algorithms
 //
 // Each algorithm is a Builder registered under a name, for the config
@@ -67,7 +82,8 @@
 // Builders are plain values: they may be copied, and are safe for
 // concurrent use if their Rand is. Pickers, Backends and Pools are safe
 // for concurrent use (a Picker only if its Rand is); Backends and Pools
-// must not be copied. Pick never blocks, takes no lock, allocates nothing
+// must not be copied; SetBackends may run while other goroutines call
+// Pick and Backends. Pick never blocks, takes no lock, allocates nothing
 // and returns a Result whose Done is nil, for every algorithm of this
 // package but aipredictive, whose Pick and Done take the policy's lock
 // (the bandit policies allocate nothing either). The backends given to

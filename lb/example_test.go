@@ -120,3 +120,62 @@ func ExampleLookup() {
 	// 127.0.0.1:8002
 	// true
 }
+
+// Service discovery hands a pool the backends it finds now; SetBackends
+// keeps those still there (with their state), adds the new ones and takes
+// out the others.
+func ExamplePool_SetBackends() {
+	discovered := func(addrs ...string) []*lb.Backend {
+		var bs []*lb.Backend
+		for _, a := range addrs {
+			b, err := lb.NewBackend(a, lb.BackendConfig{})
+			if err != nil {
+				panic(err)
+			}
+			bs = append(bs, b)
+		}
+		return bs
+	}
+	pool, err := lb.NewPool("app", discovered("10.0.0.1:80", "10.0.0.2:80"), lb.PoolConfig{
+		Builder: lb.RoundRobin{Rand: func() uint64 { return 0 }},
+		Health:  lb.HealthCheck{Interval: -1},
+		OnEvent: func(e lb.Event) { fmt.Println("event:", e.Kind, e.Backend.Addr()) },
+		Logger:  slog.New(slog.DiscardHandler),
+	})
+	if err != nil {
+		panic(err)
+	}
+	defer pool.Close()
+	kept := pool.Backends()[1]
+	kept.Start() // a request in flight on 10.0.0.2
+
+	// The DNS answer changed: 10.0.0.1 is gone, 10.0.0.3 is new.
+	joined, left, err := pool.SetBackends(discovered("10.0.0.3:80", "10.0.0.2:80"))
+	if err != nil {
+		panic(err)
+	}
+	fmt.Println("joined:", joined[0].Addr(), "left:", left[0].Addr())
+	fmt.Println("10.0.0.2 kept with its request in flight:", pool.Backends()[0] == kept, kept.InFlight())
+	for range 2 {
+		res, _ := pool.Pick(lb.Request{})
+		fmt.Println("pick:", res.Backend.Addr())
+	}
+
+	// An empty answer empties the pool: a discovery client keeps its last
+	// good answer instead of passing that on.
+	if _, _, err := pool.SetBackends(nil); err != nil {
+		panic(err)
+	}
+	_, err = pool.Pick(lb.Request{})
+	fmt.Println(err)
+	// Output:
+	// event: left 10.0.0.1:80
+	// event: joined 10.0.0.3:80
+	// joined: 10.0.0.3:80 left: 10.0.0.1:80
+	// 10.0.0.2 kept with its request in flight: true 1
+	// pick: 10.0.0.2:80
+	// pick: 10.0.0.3:80
+	// event: left 10.0.0.2:80
+	// event: left 10.0.0.3:80
+	// lb: no backend available in pool app
+}

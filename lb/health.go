@@ -17,7 +17,8 @@ import (
 // HealthCheck configures a pool's active health checks: every Interval, a
 // probe connects to each backend (and, with HTTPPath, sends a GET); Fall
 // consecutive failed probes take a backend out, Rise consecutive passing
-// probes bring it back. Backends start up.
+// probes bring it back. Backends start up; one that joins a running pool
+// (SetBackends) gets its first probe at once.
 //
 // The zero value means a TCP connect check every 5s with a 2s timeout,
 // down after 3 failures and up after 2 successes. A HealthCheck is a plain
@@ -118,9 +119,10 @@ func (h HealthCheck) withDefaults() (HealthCheck, error) {
 func jitter(d time.Duration) time.Duration { return rand.N(d/10 + 1) }
 
 // checkLoop probes b every p.health.Interval until ctx is done, one probe
-// at a time, and reports transitions through p.setActiveUp. Pool.Start
-// runs one per backend and has already counted it in p.wg.
-func (p *Pool) checkLoop(ctx context.Context, b *Backend) {
+// at a time, the first after first, and reports transitions through
+// p.setActiveUp. startCheckerLocked runs one per backend and has already
+// counted it in p.wg.
+func (p *Pool) checkLoop(ctx context.Context, b *Backend, first time.Duration) {
 	defer p.wg.Done()
 	defer func() {
 		if r := recover(); r != nil {
@@ -130,9 +132,7 @@ func (p *Pool) checkLoop(ctx context.Context, b *Backend) {
 	}()
 	h := p.health
 	c := checkCounter{rise: h.Rise, fall: h.Fall}
-	// The first probe comes soon after Start, spread over a tenth of the
-	// interval.
-	t := time.NewTimer(jitter(h.Interval))
+	t := time.NewTimer(first)
 	defer t.Stop()
 	for {
 		select {
@@ -143,9 +143,9 @@ func (p *Pool) checkLoop(ctx context.Context, b *Backend) {
 		start := time.Now()
 		err := p.checkOnce(ctx, b)
 		if ctx.Err() != nil {
-			return // a probe cut short by Close proves nothing
+			return // a probe cut short by Close or a leave proves nothing
 		}
-		p.event(Event{Kind: Checked, Backend: b, Check: "active", Err: err})
+		p.checked(b, err)
 		up := b.activeUp.Load() // only this loop changes it
 		if flip, cause := c.record(up, err); flip {
 			p.setActiveUp(b, !up, cause)

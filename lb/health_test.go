@@ -213,11 +213,11 @@ func goroutines(match func(trace string) bool) int {
 }
 
 // checkers returns how many goroutines run checkLoop, counting those that
-// Start created and that have not yet started to run (their trace shows
-// only a wrapper in Start).
+// startCheckerLocked created and that have not yet started to run (their
+// trace shows only a wrapper in startCheckerLocked).
 func checkers() int {
 	return goroutines(func(g string) bool {
-		return strings.Contains(g, "lb.(*Pool).checkLoop(") || strings.Contains(g, "lb.(*Pool).Start in goroutine")
+		return strings.Contains(g, "lb.(*Pool).checkLoop(") || strings.Contains(g, "lb.(*Pool).startCheckerLocked in goroutine")
 	})
 }
 

@@ -146,7 +146,9 @@ func namesLocked() []string {
 
 // Backend is one upstream server. Its counters are atomics, so it is safe
 // for concurrent use; it must not be copied after first use. A Backend
-// belongs to one Pool.
+// belongs to one Pool at most, from NewPool or SetBackends until
+// SetBackends takes it out; it may then join a pool again, with the state
+// it had.
 type Backend struct {
 	addr   string
 	weight int
@@ -165,7 +167,9 @@ type Backend struct {
 	activeUp  atomic.Bool  // active health state
 	downUntil atomic.Int64 // monoNanos at which the passive cool-down ends
 
-	pool *Pool // set by NewPool; notified on health changes
+	// pool is the Pool b belongs to, nil if none; it is notified of
+	// passive health changes. Set by NewPool and SetBackends.
+	pool atomic.Pointer[Pool]
 }
 
 // BackendConfig is the optional part of a backend's definition.
@@ -212,6 +216,12 @@ func NewBackend(addr string, c BackendConfig) (*Backend, error) {
 	}
 	b.activeUp.Store(true)
 	return b, nil
+}
+
+// sameConfig reports whether b and o were made with the same
+// BackendConfig (after defaults).
+func (b *Backend) sameConfig(o *Backend) bool {
+	return b.weight == o.weight && b.backup == o.backup && b.maxFails == o.maxFails && b.failTimeout == o.failTimeout
 }
 
 // Addr returns the backend's "host:port".
@@ -294,7 +304,7 @@ func (b *Backend) markPassiveDown(now time.Time) {
 	if old > monoNanos(now) || !b.downUntil.CompareAndSwap(old, until) {
 		return // already cooling down, or someone else just did it
 	}
-	if b.pool != nil {
-		b.pool.passiveDown(b, b.failTimeout)
+	if p := b.pool.Load(); p != nil {
+		p.passiveDown(b, b.failTimeout)
 	}
 }
