@@ -187,6 +187,11 @@
 // that is not banned, so spraying addresses cannot evict a ban unless
 // every sampled client is banned.
 //
+// Instances of a fleet share strikes and bans through a store (package
+// sharedstore): Engine.SetHooks reports the strikes, bans and unbans an
+// engine makes, and AddStrikes, ApplyBan and ApplyUnban apply those of
+// the others without reporting them again.
+//
 // # Counters and logs
 //
 // Engine.Stats returns the counters: requests, blocks, detections, banned

@@ -10,6 +10,7 @@ import (
 	"net/netip"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -114,7 +115,8 @@ type Engine struct {
 	bots    *botMatcher
 	rep     *reputation
 	stats   counters
-	pool    sync.Pool // of *scan
+	pool    sync.Pool             // of *scan
+	hooks   atomic.Pointer[Hooks] // nil: none; see SetHooks
 }
 
 // New returns an Engine for c.
@@ -366,6 +368,9 @@ func (e *Engine) Check(req *Request, x *Exclusions) Verdict {
 		if v.Banned {
 			e.stats.bans.Add(1)
 		}
+		if h := e.hooks.Load(); h != nil {
+			e.struck(h, req.Client, strikes, v.Banned, true, now)
+		}
 	}
 	e.finish(req, &v, bot, now)
 	return v
@@ -454,17 +459,33 @@ func (e *Engine) Bans() []Ban { return e.rep.bans(e.cfg.Now()) }
 // Ban bans a client for d from now, with a reason for Bans; its next
 // request is refused. An IPv6 address bans its /64. It reports false for
 // an invalid address.
+//
+// Ban calls Hooks.Ban, if set (see SetHooks).
 func (e *Engine) Ban(a netip.Addr, d time.Duration, reason string) bool {
-	ok := e.rep.ban(a, d, reason, e.cfg.Now())
+	now := e.cfg.Now()
+	ok := e.rep.ban(a, d, reason, now)
 	if ok {
 		e.stats.bans.Add(1)
+		if h := e.hooks.Load(); h != nil && h.Ban != nil {
+			k, _ := clientKey(a)
+			h.Ban(Ban{Client: keyPrefix(k), Until: time.Unix(0, now.UnixNano()+int64(d)), Reason: reason})
+		}
 	}
 	return ok
 }
 
 // Unban lifts a client's ban and forgets its strikes. It reports whether
-// the client was banned.
-func (e *Engine) Unban(a netip.Addr) bool { return e.rep.unban(a, e.cfg.Now()) }
+// the client was banned. For a valid address it calls Hooks.Unban, if
+// set, banned or not: another instance may hold a ban this one missed.
+func (e *Engine) Unban(a netip.Addr) bool {
+	was := e.rep.unban(a, e.cfg.Now())
+	if h := e.hooks.Load(); h != nil && h.Unban != nil {
+		if k, ok := clientKey(a); ok {
+			h.Unban(keyPrefix(k))
+		}
+	}
+	return was
+}
 
 // Strikes returns a client's strikes now, after decay.
 func (e *Engine) Strikes(a netip.Addr) float64 { return e.rep.strikes(a, e.cfg.Now()) }

@@ -10,6 +10,9 @@ import (
 	"time"
 )
 
+// autoBanReason is the Reason of an automatic ban.
+const autoBanReason = "auto-ban"
+
 // Ban is a banned client, as Engine.Bans lists them: a plain value.
 type Ban struct {
 	Client netip.Prefix // an IPv4 address (/32) or an IPv6 /64
@@ -153,7 +156,7 @@ func (r *reputation) strike(a netip.Addr, n int, now time.Time) bool {
 	banned := false
 	if c.strikes > r.threshold {
 		c.until = t + int64(r.duration)
-		c.reason = "auto-ban"
+		c.reason = autoBanReason
 		r.active.Add(1)
 		banned = true
 	}
@@ -206,6 +209,12 @@ func (r *reputation) evict(sh *repShard, now int64) {
 
 // ban bans the client until now+d.
 func (r *reputation) ban(a netip.Addr, d time.Duration, reason string, now time.Time) bool {
+	return r.banUntil(a, now.UnixNano()+int64(d), reason, now)
+}
+
+// banUntil bans the client until the unix nanosecond until, replacing
+// any ban it has.
+func (r *reputation) banUntil(a netip.Addr, until int64, reason string, now time.Time) bool {
 	k, ok := clientKey(a)
 	if !ok {
 		return false
@@ -218,7 +227,7 @@ func (r *reputation) ban(a netip.Addr, d time.Duration, reason string, now time.
 	if c.until == 0 {
 		r.active.Add(1)
 	}
-	c.until = t + int64(d)
+	c.until = until
 	c.reason = reason
 	sh.m[k] = c
 	return true
