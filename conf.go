@@ -16,6 +16,8 @@ import (
 	"github.com/phalanx-lb/phalanx/confparse"
 	"github.com/phalanx-lb/phalanx/fcgi"
 	"github.com/phalanx-lb/phalanx/limiter"
+	"github.com/phalanx-lb/phalanx/resolve"
+	"github.com/phalanx-lb/phalanx/sharedstore"
 	"github.com/phalanx-lb/phalanx/uwsgi"
 	"github.com/phalanx-lb/phalanx/waf"
 )
@@ -86,10 +88,16 @@ func ConfigOptions(c *confparse.Config, logger *slog.Logger) ([]Option, error) {
 			}
 			up.Servers = append(up.Servers, UpstreamServer{
 				Addr: sv.Addr, Weight: sv.Weight, MaxFails: maxFails, FailTimeout: sv.FailTimeout, Backup: sv.Backup,
-				Protocol: sv.Protocol,
+				Protocol: sv.Protocol, Resolve: sv.Resolve, SRV: sv.SRV,
 			})
 		}
 		opts = append(opts, WithUpstream(up))
+	}
+	if c.SharedStore != "" {
+		opts = append(opts, WithSharedStore(sharedstore.Config{URL: c.SharedStore, FailClosed: c.SharedStoreFailClosed}))
+	}
+	if len(c.Resolver) > 0 || c.ResolverValid > 0 || c.ResolverTimeout > 0 {
+		opts = append(opts, WithResolver(resolve.Config{Servers: c.Resolver, Valid: c.ResolverValid, Timeout: c.ResolverTimeout}))
 	}
 	var t Timeouts
 	firewall := false

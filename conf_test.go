@@ -17,6 +17,7 @@ import (
 
 	"github.com/phalanx-lb/phalanx"
 	"github.com/phalanx-lb/phalanx/bandit"
+	"github.com/phalanx-lb/phalanx/internal/redistest"
 	"github.com/phalanx-lb/phalanx/sniff"
 	"github.com/stretchr/testify/require"
 )
@@ -356,4 +357,43 @@ http {
 	if err == nil || !strings.Contains(err.Error(), path+":3:") || !strings.Contains(err.Error(), "424242") {
 		t.Errorf("LoadConfig with an unknown rule id = %v, want an error at %s:3 naming it", err, path)
 	}
+}
+
+// TestConfigDiscoveryAndSharedStore runs a config file whose pool comes
+// from SRV records and whose limits are kept in Redis, with two Servers
+// built from it.
+func TestConfigDiscoveryAndSharedStore(t *testing.T) {
+	checkNoLeaks(t)
+	be := namedBackend(t, "found")
+	d := newTestDNS(t)
+	d.set(func(d *testDNS) { d.srvs = []srvRecord{{portOf(be), 1, 1}} })
+	r := redistest.Start(t)
+	conf := fmt.Sprintf(`
+tcp_bind off;
+admin_bind off;
+resolver %s valid=1s;
+shared_store %s;
+shared_store_fail open;
+upstream app { service _http._tcp.app.test resolve; health_check interval=1h; }
+http {
+    waf_enabled off;   # these clients are Go's: the bot rules would refuse them
+    server {
+        listen 127.0.0.1:0;
+        rate_limit_per_ip 0.1;
+        rate_limit_burst 3;
+        route / { upstream app; }
+    }
+}
+`, d.addr, r.URL(0))
+	a, _ := startProxy(t, loadConf(t, conf)...)
+	b, _ := startProxy(t, loadConf(t, conf)...)
+	c, _ := clientFrom(t, "127.0.0.5")
+	got := append(statuses(t, c, a+"/", 2), statuses(t, c, b+"/", 2)...)
+	if count(got, 200) != 3 || count(got, 429) != 1 {
+		t.Errorf("2 requests at each of two Servers sharing a burst of 3 = %v, want 3 x 200 then 429", got)
+	}
+	other, _ := clientFrom(t, "127.0.0.6")
+	code, body := get(t, other, b+"/")
+	require.Equal(t, 200, code)
+	require.Equal(t, "found", body, "the backend comes from the SRV record")
 }

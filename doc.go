@@ -75,6 +75,23 @@
 // consecutive failed requests take a backend out for FailTimeout). Every
 // transition is logged. Shutdown stops the checks.
 //
+// # Discovery
+//
+// An UpstreamServer marked Resolve ("server NAME:PORT resolve;") or SRV
+// ("service _http._tcp.NAME resolve;") is looked up with package resolve
+// as its records' TTL expires (WithResolver: "resolver ADDR...;"): the
+// backends DNS adds join the pool without a reload, those it drops leave,
+// and those that stay keep their state. A failed lookup keeps the last
+// good set.
+//
+// # Fleets
+//
+// WithSharedStore ("shared_store redis://HOST:PORT/DB;") keeps request
+// rate limits and the firewall's strikes and bans in Redis (package
+// sharedstore), so that they hold across every instance that uses it;
+// while Redis is unreachable each instance limits on its own, or refuses
+// with FailClosed.
+//
 // # Learning, firewall, observability
 //
 // Algorithm "aipredictive" hands backend choice to a learning policy of

@@ -9,7 +9,9 @@ import (
 	"testing"
 
 	"github.com/phalanx-lb/phalanx"
+	"github.com/phalanx-lb/phalanx/internal/redistest"
 	"github.com/phalanx-lb/phalanx/limiter"
+	"github.com/phalanx-lb/phalanx/sharedstore"
 	"github.com/phalanx-lb/phalanx/waf"
 )
 
@@ -58,19 +60,24 @@ func helloBackend(b *testing.B) string {
 // process's per request, the client and backend allocating none.
 func BenchmarkEngine(b *testing.B) {
 	be := helloBackend(b)
+	limit := phalanx.WithRateLimit(limiter.Config{Rate: 1e9, Burst: 1e9})
+	opts := func(o ...phalanx.Option) func(*testing.B) []phalanx.Option {
+		return func(*testing.B) []phalanx.Option { return o }
+	}
 	for _, bc := range []struct {
 		name string
-		opts []phalanx.Option
+		opts func(*testing.B) []phalanx.Option
 	}{
-		{"phalanx", []phalanx.Option{phalanx.WithHTTP1Engine(phalanx.EnginePhalanx)}},
-		{"net-http", []phalanx.Option{phalanx.WithHTTP1Engine(phalanx.EngineNetHTTP)}},
-		{"phalanx+waf+limiter", []phalanx.Option{phalanx.WithHTTP1Engine(phalanx.EnginePhalanx),
-			phalanx.WithWAF(waf.Config{}), phalanx.WithRateLimit(limiter.Config{Rate: 1e9, Burst: 1e9})}},
+		{"phalanx", opts(phalanx.WithHTTP1Engine(phalanx.EnginePhalanx))},
+		{"net-http", opts(phalanx.WithHTTP1Engine(phalanx.EngineNetHTTP))},
+		{"phalanx+waf+limiter", opts(phalanx.WithWAF(waf.Config{}), limit)},
+		{"phalanx+limiter", opts(limit)},
+		{"phalanx+limiter+shared_store", func(b *testing.B) []phalanx.Option { return []phalanx.Option{limit, sharedStore(b)} }},
 	} {
 		b.Run(bc.name, func(b *testing.B) {
 			opts := append([]phalanx.Option{phalanx.WithLogger(discard()),
 				phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks,
-					Servers: []phalanx.UpstreamServer{{Addr: be}}})}, bc.opts...)
+					Servers: []phalanx.UpstreamServer{{Addr: be}}})}, bc.opts(b)...)
 			url, _ := startProxyB(b, opts...)
 			req := []byte("GET /products/shoes?color=blue HTTP/1.1\r\nHost: shop.example\r\n" +
 				"User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:128.0) Gecko/20100101 Firefox/128.0\r\n" +
@@ -99,6 +106,13 @@ func BenchmarkEngine(b *testing.B) {
 			})
 		})
 	}
+}
+
+// sharedStore returns the option of a shared store on a redis-server of
+// b's own.
+func sharedStore(b *testing.B) phalanx.Option {
+	r := redistest.Start(b)
+	return phalanx.WithSharedStore(sharedstore.Config{URL: r.URL(0)})
 }
 
 // readHello reads one response whose body is "hello", without allocating.

@@ -154,7 +154,7 @@ var slash = []byte("/")
 func (hc *h1Conn) needsNetHTTP(rt *route, snap *snapshot) bool {
 	req := &hc.req
 	switch {
-	case rt.Handler != nil, rt.up == nil, len(rt.up.protos) > 0:
+	case rt.Handler != nil, rt.up == nil, rt.up.nonHTTP1:
 		return true
 	case req.Upgrade:
 		if v, ok := req.Header("upgrade"); ok && bytes.Contains(bytes.ToLower(v), []byte("websocket")) {

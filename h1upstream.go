@@ -200,7 +200,7 @@ func (hc *h1Conn) proxy(x *exchange, rt *route, n int, prefix []byte, limit int6
 			break
 		}
 		st.backend.Store(b)
-		pool := up.h1[b.Addr()]
+		pool := up.h1Pool(b)
 		b.Start()
 		start := time.Now()
 		hb := head.B

@@ -36,6 +36,7 @@ type metrics struct {
 	tlsHandshakes    *prometheus.CounterVec // result
 	healthChecks     *prometheus.CounterVec // upstream, backend, result
 	transitions      *prometheus.CounterVec // upstream, backend, state, check
+	membership       *prometheus.CounterVec // upstream, change
 	reloads          *prometheus.CounterVec // result
 	lastReload       prometheus.Gauge
 
@@ -87,6 +88,10 @@ func newMetrics() *metrics {
 			Name: "phalanx_connections_total",
 			Help: "Client connections accepted on HTTP ports, by protocol (http1, h2c, tls).",
 		}, []string{"protocol"}),
+		membership: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "phalanx_backend_membership_changes_total",
+			Help: "Backends that joined or left a pool through service discovery, by upstream and change (joined, left).",
+		}, []string{"upstream", "change"}),
 		tlsHandshakes: prometheus.NewCounterVec(prometheus.CounterOpts{
 			Name: "phalanx_tls_handshakes_total",
 			Help: "TLS handshakes with clients, by result (ok, failed).",
@@ -109,7 +114,7 @@ func newMetrics() *metrics {
 		}),
 	}
 	m.all = []prometheus.Collector{m.requests, m.duration, m.upstreamDuration, m.inflight, m.bytesIn, m.bytesOut,
-		m.connsActive, m.connsTotal, m.tlsHandshakes, m.healthChecks, m.transitions, m.reloads, m.lastReload}
+		m.connsActive, m.connsTotal, m.tlsHandshakes, m.healthChecks, m.transitions, m.membership, m.reloads, m.lastReload}
 	for _, r := range []string{"ok", "failed"} {
 		m.reloads.WithLabelValues(r)
 		m.tlsHandshakes.WithLabelValues(r)
@@ -138,6 +143,8 @@ func (m *metrics) poolEvent(pool string) func(lb.Event) {
 			m.healthChecks.WithLabelValues(pool, e.Backend.Addr(), result).Inc()
 		case lb.WentDown, lb.CameUp:
 			m.transitions.WithLabelValues(pool, e.Backend.Addr(), e.Kind.String(), e.Check).Inc()
+		case lb.Joined, lb.Left:
+			m.membership.WithLabelValues(pool, e.Kind.String()).Inc()
 		}
 	}
 }
@@ -258,6 +265,18 @@ var (
 	descTCPBytes = prometheus.NewDesc("phalanx_tcp_bytes_total",
 		"Bytes relayed by the TCP proxy, by listener and direction (in: from clients, out: to clients).",
 		[]string{"listen", "direction"}, nil)
+	descStoreUp = prometheus.NewDesc("phalanx_shared_store_up",
+		"Whether the shared store (Redis) answers: 1 while it does, 0 while limits fall back to this instance.", nil, nil)
+	descStoreChecks = prometheus.NewDesc("phalanx_shared_store_checks_total",
+		"Rate-limit checks made with the shared store, by result (shared: decided by Redis; fallback: by this instance, Redis being unreachable).",
+		[]string{"result"}, nil)
+	descStoreErrors = prometheus.NewDesc("phalanx_shared_store_errors_total",
+		"Failed calls to the shared store.", nil, nil)
+	descStoreWAF = prometheus.NewDesc("phalanx_shared_store_waf_events_total",
+		"Firewall strikes, bans and unbans shared with other instances, by event and direction (sent, received).",
+		[]string{"event", "direction"}, nil)
+	descDNSLookups = prometheus.NewDesc("phalanx_dns_lookups_total",
+		"DNS lookups of service discovery, by result (ok, failed); a failed lookup keeps the last good backends.", []string{"result"}, nil)
 	descBuildInfo = prometheus.NewDesc("phalanx_build_info",
 		"Build information: the module version and the Go version; always 1.", []string{"version", "goversion"}, nil)
 )
@@ -269,7 +288,8 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	}
 	for _, d := range []*prometheus.Desc{descBackendUp, descBackendInFlight, descBackendPicks, descBackendFailures,
 		descRoutingLatency, descRoutingSuccess, descRoutingScore, descRateLimited, descTunnels,
-		descTCPActive, descTCPAccepted, descTCPFailed, descTCPBytes, descBuildInfo,
+		descTCPActive, descTCPAccepted, descTCPFailed, descTCPBytes, descBuildInfo, descDNSLookups,
+		descStoreUp, descStoreChecks, descStoreErrors, descStoreWAF,
 		descWAFInspected, descWAFBlocked, descWAFRule, descWAFBot, descWAFBans, descWAFBansTotal} {
 		ch <- d
 	}
@@ -288,6 +308,11 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		ch <- prometheus.MustNewConstMetric(d, prometheus.CounterValue, v, labels...)
 	}
 	if snap := s.state.Load(); snap != nil {
+		if r := snap.resolver; r != nil {
+			st := r.Stats()
+			counter(descDNSLookups, float64(st.Lookups-st.Failures), "ok")
+			counter(descDNSLookups, float64(st.Failures), "failed")
+		}
 		for _, name := range sortedKeys(snap.upstreams) {
 			u := snap.upstreams[name]
 			for _, b := range u.pool.Backends() {
@@ -322,6 +347,21 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		counter(descTCPBytes, float64(p.nOut.Load()), tp.listen, "out")
 	}
 	s.collectWAF(ch)
+	if s.store != nil {
+		st := s.store.Stats()
+		gauge(descStoreUp, float64(btoi(st.Up)))
+		counter(descStoreChecks, float64(st.Checks-st.Fallbacks), "shared")
+		counter(descStoreChecks, float64(st.Fallbacks), "fallback")
+		counter(descStoreErrors, float64(st.Errors))
+		for _, e := range []struct {
+			event, dir string
+			n          uint64
+		}{{"strike", "sent", st.StrikesSent}, {"strike", "received", st.StrikesReceived},
+			{"ban", "sent", st.BansSent}, {"ban", "received", st.BansReceived},
+			{"unban", "sent", st.UnbansSent}, {"unban", "received", st.UnbansReceived}} {
+			counter(descStoreWAF, float64(e.n), e.event, e.dir)
+		}
+	}
 	gauge(descBuildInfo, 1, buildVersion(), runtime.Version())
 }
 

@@ -12,6 +12,8 @@ import (
 	"github.com/phalanx-lb/phalanx/bandit"
 	"github.com/phalanx-lb/phalanx/lb"
 	"github.com/phalanx-lb/phalanx/limiter"
+	"github.com/phalanx-lb/phalanx/resolve"
+	"github.com/phalanx-lb/phalanx/sharedstore"
 	"github.com/phalanx-lb/phalanx/waf"
 )
 
@@ -84,6 +86,16 @@ type UpstreamServer struct {
 	// HTTP/1.1, "h2c" for HTTP/2 in clear text (gRPC servers), "h2" for
 	// HTTPS, preferring HTTP/2.
 	Protocol string
+	// Resolve makes Addr ("NAME:PORT") a DNS name that is looked up again
+	// as its records' TTL expires (see WithResolver): each address is a
+	// backend of this line's settings, joining and leaving the pool
+	// without a reload, health-checked and learned about like a static
+	// one. A failed lookup keeps the last good set.
+	Resolve bool
+	// SRV makes Addr an SRV name ("_http._tcp.NAME"), looked up like
+	// Resolve; the records give the backends' ports and weights (Weight
+	// is ignored), and those of a priority above the lowest are backups.
+	SRV bool
 }
 
 // Header is one header field added by a Route.
@@ -179,6 +191,12 @@ type config struct {
 	waf            *waf.Config  // nil: no firewall
 	admin          Admin
 	engine         HTTP1Engine
+	resolver       *resolve.Config     // nil: the defaults
+	shared         *sharedstore.Config // nil: no shared store
+
+	// store is the Server's shared store (WithSharedStore), set by New
+	// and Reload (not an option).
+	store *sharedstore.Store
 
 	// metrics are the Server's, set by New and Reload (not an option).
 	metrics *metrics
@@ -205,6 +223,19 @@ func defaultConfig() config {
 		maxHeaderBytes: 32 << 10,
 		engine:         defaultEngine,
 	}
+}
+
+// WithSharedStore shares the request rate limits (per client and
+// global) and the firewall's strikes and bans with every instance that
+// uses the same Redis (see package sharedstore; the config file's
+// "shared_store redis://HOST:PORT/DB;" and "shared_store_fail"). Without
+// it, nothing leaves the process. Routing estimates stay local, and so
+// does the connection gate at accept: a round trip per connection would
+// let a flood of them stall accepting. While Redis is unreachable the
+// local limiter decides (or, with FailClosed, requests are refused), and
+// sharing resumes on its own. The store is fixed at New.
+func WithSharedStore(c sharedstore.Config) Option {
+	return optionFunc(func(cfg *config) { cfg.shared = &c })
 }
 
 // HTTP1Engine names the engine that serves HTTP/1.x on the Server's own

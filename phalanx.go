@@ -16,6 +16,8 @@ import (
 	"time"
 
 	"github.com/phalanx-lb/phalanx/limiter"
+	"github.com/phalanx-lb/phalanx/resolve"
+	"github.com/phalanx-lb/phalanx/sharedstore"
 	"github.com/phalanx-lb/phalanx/sniff"
 	"github.com/phalanx-lb/phalanx/waf"
 )
@@ -42,6 +44,12 @@ type Server struct {
 	adminOnce sync.Once    // builds admin
 	admin     http.Handler // AdminHandler's
 	rates     rateSampler  // the status page's request rates
+
+	// store is the shared store of WithSharedStore, nil without one;
+	// wafShared is the firewall it shares, until wafShare is called.
+	store     *sharedstore.Store
+	wafShared *waf.Engine
+	wafShare  context.CancelFunc
 
 	// refusedConns and refusedRequests count what the limiters refused,
 	// across reloads.
@@ -70,6 +78,8 @@ type snapshot struct {
 	routes    *routeTable
 	upstreams map[string]*upstream
 	waf       *waf.Engine // nil: no firewall
+	// resolver looks up the Resolve and SRV servers; nil without any.
+	resolver *resolve.Resolver
 }
 
 // New returns a Server configured by opts, with its pools' health checks
@@ -88,6 +98,23 @@ func New(opts ...Option) (*Server, error) {
 	}
 	c.metrics = newMetrics()
 	s := &Server{cfg: c, logger: c.logger, metrics: c.metrics, done: make(chan struct{}), muxes: make(map[*sniff.Mux]bool)}
+	if c.shared != nil {
+		sc := *c.shared
+		if sc.Logger == nil {
+			sc.Logger = c.logger
+		}
+		store, err := sharedstore.Open(sc)
+		if err != nil {
+			return nil, fmt.Errorf("phalanx: shared store: %w", err)
+		}
+		s.store, s.cfg.store = store, store
+		c.store = store
+		defer func() {
+			if !started {
+				store.Close()
+			}
+		}()
+	}
 	snap, err := buildSnapshot(&c, nil)
 	if err != nil {
 		return nil, fmt.Errorf("phalanx: %w", err)
@@ -126,7 +153,9 @@ func New(opts ...Option) (*Server, error) {
 	}
 	for _, u := range snap.upstreams {
 		u.pool.Start(context.Background())
+		u.startDiscovery()
 	}
+	s.shareFirewall(snap.waf)
 	s.state.Store(snap)
 	started = true
 	s.started = time.Now()
@@ -255,6 +284,20 @@ func buildSnapshot(c *config, old *snapshot) (*snapshot, error) {
 	if snap.conns, snap.requests, err = buildLimiters(c, old); err != nil {
 		return nil, err
 	}
+	var res *resolve.Resolver
+	if c.needsResolver() {
+		rc := resolve.Config{}
+		if c.resolver != nil {
+			rc = *c.resolver
+		}
+		if rc.Logger == nil {
+			rc.Logger = c.logger
+		}
+		if res, err = resolve.New(rc); err != nil {
+			return fail(fmt.Errorf("resolver: %w", err))
+		}
+	}
+	snap.resolver = res
 	for _, u := range c.upstreams {
 		if _, dup := snap.upstreams[u.Name]; dup {
 			return fail(fmt.Errorf("upstream %s defined twice", u.Name))
@@ -263,7 +306,7 @@ func buildSnapshot(c *config, old *snapshot) (*snapshot, error) {
 		if old != nil {
 			prev = old.upstreams[u.Name]
 		}
-		up, err := newUpstream(u, c, prev)
+		up, err := newUpstream(u, c, prev, res)
 		if err != nil {
 			return fail(err)
 		}
@@ -593,6 +636,7 @@ func (s *Server) ReloadFrom(load func() ([]Option, error)) error {
 func (s *Server) reload(opts []Option) error {
 	c := newConfig(opts)
 	c.metrics = s.metrics
+	c.store = s.store
 	started := false
 	defer func() {
 		if !started {
@@ -622,13 +666,15 @@ func (s *Server) reload(opts []Option) error {
 		return fmt.Errorf("phalanx: reload: %w", err)
 	}
 	if !slices.Equal(c.listen, s.cfg.listen) || c.timeouts.ClientHeader != s.cfg.timeouts.ClientHeader ||
-		c.timeouts.ClientIdle != s.cfg.timeouts.ClientIdle || c.engine != s.cfg.engine {
-		s.logger.Warn("reload: listen addresses, client header/idle timeouts and the HTTP/1 engine take effect after a restart",
+		c.timeouts.ClientIdle != s.cfg.timeouts.ClientIdle || c.engine != s.cfg.engine || !sameStore(c.shared, s.cfg.shared) {
+		s.logger.Warn("reload: listen addresses, client header/idle timeouts, the HTTP/1 engine and the shared store take effect after a restart",
 			"listen", s.cfg.listen, "wanted", c.listen, "engine", s.cfg.engine, "wanted_engine", c.engine)
 	}
 	for _, u := range snap.upstreams {
 		u.pool.Start(context.Background())
+		u.startDiscovery()
 	}
+	s.shareFirewall(snap.waf)
 	s.state.Store(snap)
 	for _, tp := range s.tcp {
 		tp.proxy.setPool(snap.upstreams[tp.spec.Upstream].pool)
@@ -654,14 +700,15 @@ func (s *Server) retire(old, next *snapshot) {
 			for _, t := range u.transports {
 				kept[t] = true
 			}
-			for _, p := range u.h1 {
+			for _, p := range *u.h1.Load() {
 				keptH1[p] = true
 			}
 		}
 	}
 	for _, u := range old.upstreams {
+		u.stopDiscovery()
 		u.pool.Close()
-		for _, p := range u.h1 {
+		for _, p := range *u.h1.Load() {
 			if !keptH1[p] {
 				p.close() // connections in use close when their request ends
 			}
@@ -758,4 +805,38 @@ func (s *Server) release() {
 	close(s.done)
 	s.retire(s.state.Load(), nil)
 	s.bg.Wait()
+	if s.store != nil {
+		s.shareFirewall(nil)
+		s.store.Close()
+	}
+}
+
+// shareFirewall makes e (nil: none) the firewall the shared store shares,
+// ending the sharing of the one before. Requires s.mu held, or New.
+func (s *Server) shareFirewall(e *waf.Engine) {
+	if s.store == nil || e == s.wafShared {
+		return
+	}
+	if s.wafShare != nil {
+		s.wafShare()
+		s.wafShare = nil
+	}
+	s.wafShared = e
+	if e == nil {
+		return
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	s.wafShare = cancel
+	s.store.ShareWAF(ctx, e)
+}
+
+// sameStore reports whether a and b configure the same shared store.
+func sameStore(a, b *sharedstore.Config) bool {
+	switch {
+	case a == nil || b == nil:
+		return a == b
+	}
+	x, y := *a, *b
+	x.Logger, y.Logger = nil, nil
+	return x == y
 }

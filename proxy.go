@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net"
 	"net/http"
 	"net/http/httputil"
@@ -20,6 +21,7 @@ import (
 
 	"github.com/phalanx-lb/phalanx/bandit"
 	"github.com/phalanx-lb/phalanx/lb"
+	"github.com/phalanx-lb/phalanx/resolve"
 )
 
 // Backend protocols: how phalanx speaks to a backend.
@@ -49,7 +51,6 @@ func backendProto(s string) (int, error) {
 type upstream struct {
 	name       string
 	pool       *lb.Pool
-	protos     map[*lb.Backend]int // absent: protoHTTP1
 	transports [numProtos]*http.Transport
 	tkey       transportKey // what the transports were built from
 	// ai is the learning policy's settings if the pool's Builder is one
@@ -57,11 +58,24 @@ type upstream struct {
 	ai *AI
 	// algorithm names the pool's algorithm ("custom" for a Builder).
 	algorithm string
-	// h1 are the HTTP/1.1 engine's connection pools, by backend address
-	// (HTTP/1.1 backends only); keepalive is false when the upstream
-	// keeps no idle connections.
-	h1        map[string]*h1Pool
+	// nonHTTP1: some server is spoken to over h2c or h2, so the HTTP/1.1
+	// engine hands this upstream's requests to net/http.
+	nonHTTP1 bool
+	// protos maps a backend address to its protocol (absent: HTTP/1.1),
+	// and h1 holds the HTTP/1.1 engine's connection pools of the HTTP/1.1
+	// backends. Both are replaced whole when discovery changes the
+	// membership, and read without a lock.
+	protos atomic.Pointer[map[string]int]
+	h1     atomic.Pointer[map[string]*h1Pool]
+	// keepalive is false when the upstream keeps no idle connections;
+	// h1Keep and h1Idle bound the engine's pools; dial reaches backends.
 	keepalive bool
+	h1Keep    int
+	h1Idle    time.Duration
+	dial      DialFunc
+	// disc is the upstream's service discovery; nil without Resolve or
+	// SRV servers.
+	disc *discovery
 }
 
 // transportKey is what the transports depend on: an upstream whose key is
@@ -75,7 +89,7 @@ type transportKey struct {
 
 // transportFor returns the transport and URL scheme for backend b.
 func (u *upstream) transportFor(b *lb.Backend) (*http.Transport, string) {
-	p := u.protos[b]
+	p := (*u.protos.Load())[b.Addr()]
 	if p == protoTLS {
 		return u.transports[p], "https"
 	}
@@ -115,7 +129,7 @@ func (u *Upstream) builder(prev *upstream) (lb.Builder, error) {
 // (the same-named upstream being replaced, or nil) at the same address
 // hand their health and totals to their successors, and prev's transports
 // are kept if they still fit.
-func newUpstream(u Upstream, c *config, prev *upstream) (*upstream, error) {
+func newUpstream(u Upstream, c *config, prev *upstream, res *resolve.Resolver) (*upstream, error) {
 	if u.Name == "" {
 		return nil, errors.New("upstream without a name")
 	}
@@ -126,7 +140,7 @@ func newUpstream(u Upstream, c *config, prev *upstream) (*upstream, error) {
 	if err != nil {
 		return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
 	}
-	up := &upstream{name: u.Name, protos: make(map[*lb.Backend]int), algorithm: u.Algorithm}
+	up := &upstream{name: u.Name, algorithm: u.Algorithm, dial: c.dialer(), h1Idle: c.timeouts.UpstreamIdle}
 	if u.Builder != nil {
 		up.algorithm = "custom"
 	} else if up.algorithm == "" {
@@ -135,41 +149,56 @@ func newUpstream(u Upstream, c *config, prev *upstream) (*upstream, error) {
 	if _, ok := builder.(*lb.BanditBuilder); ok && u.Builder == nil {
 		up.ai = &u.AI
 	}
+	up.keepalive = u.Keepalive >= 0
+	up.h1Keep = defaultKeepalive
+	switch {
+	case u.Keepalive < 0:
+		up.h1Keep = 0
+	case u.Keepalive > 0:
+		up.h1Keep = u.Keepalive
+	}
 	var used [numProtos]bool
-	backends := make([]*lb.Backend, 0, len(u.Servers))
+	var static []*lb.Backend
+	var dyn []UpstreamServer
+	staticProtos := make(map[string]int)
 	for _, sv := range u.Servers {
 		proto, err := backendProto(sv.Protocol)
 		if err != nil {
 			return nil, fmt.Errorf("upstream %s: server %s: %w", u.Name, sv.Addr, err)
 		}
-		b, err := lb.NewBackend(sv.Addr, lb.BackendConfig{
-			Weight:      sv.Weight,
-			Backup:      sv.Backup,
-			MaxFails:    sv.MaxFails,
-			FailTimeout: sv.FailTimeout,
-		})
+		used[proto] = true
+		up.nonHTTP1 = up.nonHTTP1 || proto != protoHTTP1
+		if sv.Resolve || sv.SRV {
+			dyn = append(dyn, sv)
+			continue
+		}
+		b, err := newServerBackend(sv, sv.Addr, sv.Weight, sv.Backup)
 		if err != nil {
 			return nil, fmt.Errorf("upstream %s: %w", u.Name, err)
 		}
-		if prev != nil {
+		static = append(static, b)
+		if proto != protoHTTP1 {
+			staticProtos[sv.Addr] = proto
+		}
+	}
+	if len(dyn) > 0 {
+		up.disc = newDiscovery(up, static, staticProtos, dyn, res, prev, c.logger)
+	}
+	members, protos := up.members(static, staticProtos)
+	if prev != nil {
+		for _, b := range members {
 			for _, ob := range prev.pool.Backends() {
 				if ob.Addr() == b.Addr() {
 					b.Inherit(ob)
 				}
 			}
 		}
-		if proto != protoHTTP1 {
-			up.protos[b] = proto
-		}
-		used[proto] = true
-		backends = append(backends, b)
 	}
-	dial := c.dialer()
 	health := u.Health
 	if health.Dial == nil {
-		health.Dial = dial
+		health.Dial = up.dial
 	}
-	pool, err := lb.NewPool(u.Name, backends, lb.PoolConfig{Builder: builder, Health: health, Logger: c.logger,
+	pool, err := lb.NewPool(u.Name, members, lb.PoolConfig{Builder: builder, Health: health, Logger: c.logger,
 		OnEvent: c.metrics.poolEvent(u.Name)})
 	if err != nil {
 		return nil, err
@@ -193,37 +222,68 @@ func newUpstream(u Upstream, c *config, prev *upstream) (*upstream, error) {
 			up.transports[p] = prev.transports[p]
 			continue
 		}
-		up.transports[p] = newTransport(p, u, c, dial)
+		up.transports[p] = newTransport(p, u, c, up.dial)
 	}
-	up.h1, up.keepalive = newH1Pools(u, c, dial, backends, up.protos, prev, up.tkey), u.Keepalive >= 0
+	var keep map[string]*h1Pool // pools taken over from prev
+	if prev != nil && prev.tkey == up.tkey {
+		keep = *prev.h1.Load()
+	}
+	up.setMembers(members, protos, keep)
 	return up, nil
 }
 
-// newH1Pools returns the HTTP/1.1 engine's pools for the HTTP/1.1
-// backends; prev's pool for an address is kept if its settings did not
-// change, with its idle connections.
-func newH1Pools(u Upstream, c *config, dial DialFunc, backends []*lb.Backend, protos map[*lb.Backend]int, prev *upstream, key transportKey) map[string]*h1Pool {
-	keep := defaultKeepalive
-	switch {
-	case u.Keepalive < 0:
-		keep = 0
-	case u.Keepalive > 0:
-		keep = u.Keepalive
-	}
-	pools := make(map[string]*h1Pool, len(backends))
-	for _, b := range backends {
-		if _, other := protos[b]; other {
-			continue
-		}
-		addr := b.Addr()
-		if prev != nil && prev.tkey == key && prev.h1[addr] != nil {
-			pools[addr] = prev.h1[addr]
-			continue
-		}
-		pools[addr] = &h1Pool{addr: addr, dial: dial, max: keep, timeout: c.timeouts.UpstreamIdle}
-	}
-	return pools
+// newServerBackend makes the backend at addr of server line sv.
+func newServerBackend(sv UpstreamServer, addr string, weight int, backup bool) (*lb.Backend, error) {
+	return lb.NewBackend(addr, lb.BackendConfig{
+		Weight:      weight,
+		Backup:      backup,
+		MaxFails:    sv.MaxFails,
+		FailTimeout: sv.FailTimeout,
+	})
 }
+
+// members returns the pool's backends: the static ones, then those
+// discovery found, an address listed once, with the protocols of those
+// not spoken to over HTTP/1.1.
+func (u *upstream) members(static []*lb.Backend, staticProtos map[string]int) ([]*lb.Backend, map[string]int) {
+	members := append([]*lb.Backend(nil), static...)
+	protos := maps.Clone(staticProtos)
+	if u.disc != nil {
+		members = u.disc.appendFound(members, protos)
+	}
+	return members, protos
+}
+
+// setMembers publishes the protocols of members and the engine's pools
+// for the HTTP/1.1 ones, taking a pool from from (the previous map) where
+// there is one for the address. It returns the pools of from that are no
+// longer used, for the caller to close.
+func (u *upstream) setMembers(members []*lb.Backend, protos map[string]int, from map[string]*h1Pool) []*h1Pool {
+	pools := make(map[string]*h1Pool, len(members))
+	for _, b := range members {
+		addr := b.Addr()
+		if _, other := protos[addr]; other {
+			continue
+		}
+		if p := from[addr]; p != nil {
+			pools[addr] = p
+			continue
+		}
+		pools[addr] = &h1Pool{addr: addr, dial: u.dial, max: u.h1Keep, timeout: u.h1Idle}
+	}
+	var unused []*h1Pool
+	for addr, p := range from {
+		if pools[addr] != p {
+			unused = append(unused, p)
+		}
+	}
+	u.protos.Store(&protos)
+	u.h1.Store(&pools)
+	return unused
+}
+
+// h1Pool returns the engine's pool for backend b.
+func (u *upstream) h1Pool(b *lb.Backend) *h1Pool { return (*u.h1.Load())[b.Addr()] }
 
 // newTransport builds the transport for one backend protocol.
 func newTransport(proto int, u Upstream, c *config, dial DialFunc) *http.Transport {

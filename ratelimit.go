@@ -27,8 +27,16 @@ func buildLimiters(c *config, old *snapshot) (conns, requests limiter.Limiter, e
 	if requests == nil {
 		if keep && old.cfg.reqLimiter == nil {
 			requests = old.requests
-		} else if requests, err = limiter.New(c.rateLimit); err != nil {
-			return nil, nil, err
+		} else {
+			local, err := limiter.New(c.rateLimit)
+			if err != nil {
+				return nil, nil, err
+			}
+			requests = local
+			if c.store != nil {
+				// Fleet-wide, with local as the fallback.
+				requests = c.store.NamedLimiter("request", c.rateLimit, local)
+			}
 		}
 	}
 	return conns, requests, nil

@@ -16,6 +16,9 @@ package confparse
 //	unknown_protocol_upstream NAME; main                closed            unknown_protocol_upstream ssh;
 //	shutdown_timeout D;            main                 30s               shutdown_timeout 1m;
 //	http1_engine phalanx|net/http; main                 phalanx           http1_engine net/http;
+//	resolver ADDR... [valid=D] [timeout=D]; main        /etc/resolv.conf  resolver 10.0.0.2 10.0.0.3:53 valid=30s;
+//	shared_store URL|off;          main                 off               shared_store redis://10.0.0.5:6379/0;
+//	shared_store_fail open|closed; main                 open              shared_store_fail closed;
 //	upstream NAME { ... }          main, http           -                 upstream app { server 10.0.0.1:8000; }
 //	http { ... }                   main (repeatable)    -                 http { server { listen 80; } }
 //	server { ... }                 http (repeatable)    -                 server { listen 8080; }
@@ -50,6 +53,8 @@ package confparse
 //	set_real_ip_from CIDR;         http, server (rep.)  none              set_real_ip_from 10.0.0.0/8;
 //	route PREFIX { ... }           server (repeatable)  -                 route /api { upstream app; }
 //	server ADDR [PARAMS];          upstream (rep.)      -                 server 10.0.0.2:8000 weight=2 max_fails=3 fail_timeout=30s backup;
+//	                                                                      server app.internal:8000 resolve;
+//	service NAME [PARAMS] resolve; upstream (rep.)      -                 service _http._tcp.app.internal resolve;
 //	algorithm A;                   upstream             roundrobin        algorithm leastconnections;
 //	health_check [PARAMS];         upstream             5s, 2s, 2, 3      health_check interval=10s timeout=1s rise=3 fall=2;
 //	health_check_http PATH [status=N]; upstream         TCP connect       health_check_http /healthz status=200;
@@ -107,6 +112,7 @@ import (
 	"cmp"
 	"fmt"
 	"math"
+	"net/netip"
 	"slices"
 	"strings"
 	"time"
@@ -402,6 +408,23 @@ func (b *builder) main(ds []*Directive) *Config {
 		case "shutdown_timeout":
 			if v, ok := b.duration(d.Args[0], d.Name); ok {
 				cfg.ShutdownTimeout = v
+			}
+		case "resolver":
+			b.resolver(d, cfg)
+		case "shared_store":
+			if v := d.Args[0].Value; v != "off" {
+				if err := checkRedisURL(v); err != nil {
+					b.errorf(d.Args[0].Pos, "invalid URL %q for %q: %v", v, d.Name, err)
+				} else {
+					cfg.SharedStore = v
+				}
+			}
+		case "shared_store_fail":
+			switch v := d.Args[0].Value; v {
+			case "open", "closed":
+				cfg.SharedStoreFailClosed = v == "closed"
+			default:
+				b.errorf(d.Args[0].Pos, "invalid value %q for %q: use open (limit locally while the store is unreachable) or closed (refuse)", v, d.Name)
 			}
 		case "http1_engine":
 			switch v := d.Args[0].Value; v {
@@ -699,7 +722,7 @@ func (b *builder) upstream(d *Directive) {
 	for _, x := range b.shapes(upstreamBlock, d.Block) {
 		d := x.d
 		switch d.Name {
-		case "server":
+		case "server", "service":
 			srv, ok := b.upstreamServer(d)
 			if !ok {
 				continue
@@ -740,7 +763,7 @@ func (b *builder) upstream(d *Directive) {
 		b.errorf(name.Pos, "duplicate upstream %q (first defined at %s); rename one or merge their servers", name.Value, prev.Pos)
 		return
 	}
-	if !slices.ContainsFunc(d.Block, func(c *Directive) bool { return c.Name == "server" }) {
+	if !slices.ContainsFunc(d.Block, func(c *Directive) bool { return c.Name == "server" || c.Name == "service" }) {
 		b.errorf(d.Pos, "upstream %q has no servers; add at least one \"server HOST:PORT;\"", name.Value)
 	}
 	b.upstreams[name.Value] = u
@@ -807,14 +830,27 @@ func (b *builder) params(d *Directive, words []Word, forms []string, set func(ke
 func (b *builder) upstreamServer(d *Directive) (UpstreamServer, bool) {
 	srv := UpstreamServer{Weight: defaultWeight, MaxFails: defaultMaxFails, FailTimeout: defaultFailTimeout, Pos: d.Pos}
 	w := d.Args[0]
-	a, err := parseBackend(w.Value)
-	if err != nil {
-		b.errorf(w.Pos, "invalid address %q for %q: %v", w.Value, d.Name, err)
-		return srv, false
+	forms := []string{"weight=N", "max_fails=N", "fail_timeout=D", "backup", "h2c", "h2", "resolve"}
+	if d.Name == "service" {
+		// Weights and backups come from the SRV records.
+		forms = []string{"max_fails=N", "fail_timeout=D", "h2c", "h2", "resolve"}
+		if err := checkSRVName(w.Value); err != nil {
+			b.errorf(w.Pos, "invalid SRV name %q for %q: %v", w.Value, d.Name, err)
+			return srv, false
+		}
+		srv.Addr, srv.SRV = w.Value, true
+	} else {
+		a, err := parseBackend(w.Value)
+		if err != nil {
+			b.errorf(w.Pos, "invalid address %q for %q: %v", w.Value, d.Name, err)
+			return srv, false
+		}
+		srv.Addr = a
 	}
-	srv.Addr = a
-	b.params(d, d.Args[1:], []string{"weight=N", "max_fails=N", "fail_timeout=D", "backup", "h2c", "h2"}, func(key string, w Word, val string) {
+	b.params(d, d.Args[1:], forms, func(key string, w Word, val string) {
 		switch key {
+		case "resolve":
+			srv.Resolve = true
 		case "weight":
 			if n, ok := b.integerParam(w, key, val, 1, 1<<20, "a whole number of 1 or more, e.g. weight=2"); ok {
 				srv.Weight = n
@@ -837,7 +873,52 @@ func (b *builder) upstreamServer(d *Directive) (UpstreamServer, bool) {
 			srv.Protocol = key
 		}
 	})
+	if srv.SRV && !srv.Resolve {
+		b.errorf(d.Pos, "%q needs the flag resolve: its backends come from DNS, e.g. service %s resolve;", d.Name, w.Value)
+		return srv, false
+	}
 	return srv, true
+}
+
+// resolver applies "resolver ADDR... [valid=D] [timeout=D];".
+func (b *builder) resolver(d *Directive, cfg *Config) {
+	var addrs []Word
+	var params []Word
+	for _, w := range d.Args {
+		if strings.Contains(w.Value, "=") {
+			params = append(params, w)
+		} else {
+			addrs = append(addrs, w)
+		}
+	}
+	cfg.Resolver = nil
+	for _, w := range addrs {
+		a := w.Value
+		if _, err := netip.ParseAddr(strings.Trim(a, "[]")); err == nil {
+			if strings.Contains(strings.Trim(a, "[]"), ":") {
+				a = "[" + strings.Trim(a, "[]") + "]"
+			}
+			a += ":53"
+		} else if ap, err := netip.ParseAddrPort(a); err == nil {
+			a = ap.String()
+		} else {
+			b.errorf(w.Pos, "invalid address %q for %q: use an IP address with an optional port, e.g. 10.0.0.2 or 10.0.0.2:5353", w.Value, d.Name)
+			continue
+		}
+		cfg.Resolver = append(cfg.Resolver, a)
+	}
+	if len(addrs) == 0 {
+		b.errorf(d.Pos, "%q needs at least one DNS server address, e.g. resolver 10.0.0.2;", d.Name)
+	}
+	b.params(d, params, []string{"valid=D", "timeout=D"}, func(key string, w Word, val string) {
+		if v, ok := b.durationParam(w, key, val); ok {
+			if key == "valid" {
+				cfg.ResolverValid = v
+			} else {
+				cfg.ResolverTimeout = v
+			}
+		}
+	})
 }
 
 // healthCheck applies "health_check [interval=D] [timeout=D] [rise=N]

@@ -682,3 +682,56 @@ func TestAdminAndAccessLog(t *testing.T) {
 		t.Errorf("LoadBytes(access_log stderr xml) error = %v, want %s", err, want)
 	}
 }
+
+func TestDiscoveryAndSharedStore(t *testing.T) {
+	const src = `
+resolver 10.0.0.2 [::1]:5353 fd00::53 valid=30s timeout=1s;
+shared_store redis://10.0.0.5:6379/2;
+shared_store_fail closed;
+upstream app {
+    server 10.0.0.1:8000;
+    server app.internal:8000 weight=2 resolve;
+    service _http._tcp.api.internal max_fails=2 h2c resolve;
+}
+`
+	c, err := confparse.LoadBytes("phalanx.conf", []byte(src))
+	require.NoError(t, err)
+	require.Equal(t, []string{"10.0.0.2:53", "[::1]:5353", "[fd00::53]:53"}, c.Resolver)
+	require.Equal(t, 30*time.Second, c.ResolverValid)
+	require.Equal(t, time.Second, c.ResolverTimeout)
+	require.Equal(t, "redis://10.0.0.5:6379/2", c.SharedStore)
+	require.True(t, c.SharedStoreFailClosed)
+	s := c.Upstreams[0].Servers
+	require.Len(t, s, 3)
+	require.False(t, s[0].Resolve)
+	require.Equal(t, "app.internal:8000", s[1].Addr)
+	require.True(t, s[1].Resolve)
+	require.Equal(t, 2, s[1].Weight)
+	require.Equal(t, "_http._tcp.api.internal", s[2].Addr)
+	require.True(t, s[2].SRV && s[2].Resolve)
+	require.Equal(t, "h2c", s[2].Protocol)
+	require.Equal(t, 2, s[2].MaxFails)
+
+	d, err := confparse.LoadBytes("phalanx.conf", []byte("upstream default { server 127.0.0.1:1; }\n"))
+	require.NoError(t, err)
+	require.Empty(t, d.Resolver)
+	require.Empty(t, d.SharedStore)
+	require.False(t, d.SharedStoreFailClosed)
+
+	for _, tc := range []struct{ src, want string }{
+		{"resolver valid=5s;", `phalanx.conf:1:1: "resolver" needs at least one DNS server address, e.g. resolver 10.0.0.2;`},
+		{"resolver dns.example;", `phalanx.conf:1:10: invalid address "dns.example" for "resolver": use an IP address with an optional port, e.g. 10.0.0.2 or 10.0.0.2:5353`},
+		{"shared_store http://x:1/0;", `phalanx.conf:1:14: invalid URL "http://x:1/0" for "shared_store": the scheme must be redis, not "http" (TLS is not supported yet)`},
+		{"shared_store redis://x/0;", `phalanx.conf:1:14: invalid URL "redis://x/0" for "shared_store": give HOST:PORT, e.g. redis://127.0.0.1:6379/0`},
+		{"shared_store redis://x:6379/99;", `phalanx.conf:1:14: invalid URL "redis://x:6379/99" for "shared_store": the database "99" must be a number from 0 to 15`},
+		{"shared_store_fail maybe;", `phalanx.conf:1:19: invalid value "maybe" for "shared_store_fail": use open (limit locally while the store is unreachable) or closed (refuse)`},
+		{"upstream a { service _http._tcp.x h2c; }", `phalanx.conf:1:14: "service" needs the flag resolve: its backends come from DNS, e.g. service _http._tcp.x resolve;`},
+		{"upstream a { service _http._tcp.x weight=2 resolve; }", `unknown parameter`},
+		{"upstream a { service http.x resolve; }", `phalanx.conf:1:22: invalid SRV name "http.x" for "service": write _SERVICE._tcp.NAME, e.g. _http._tcp.app.internal`},
+	} {
+		_, err := confparse.LoadBytes("phalanx.conf", []byte(tc.src+"\n"))
+		if err == nil || !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("LoadBytes(%q) error = %v, want %s", tc.src, err, tc.want)
+		}
+	}
+}

@@ -39,6 +39,19 @@ type Config struct {
 	// HTTP1Engine is "phalanx" (the default) or "net/http": the engine
 	// that serves HTTP/1.x on the listeners ("http1_engine NAME;").
 	HTTP1Engine string
+	// Resolver is the DNS servers that "resolve" servers are looked up
+	// with ("resolver ADDR... [valid=D] [timeout=D];"); empty: those of
+	// /etc/resolv.conf. ResolverValid, if set, replaces the records' TTL;
+	// ResolverTimeout bounds a query (0: the library's 2s).
+	Resolver        []string
+	ResolverValid   time.Duration
+	ResolverTimeout time.Duration
+	// SharedStore is the Redis URL of fleet-wide limits and bans
+	// ("shared_store redis://HOST:PORT/DB;"); empty: none.
+	// SharedStoreFailClosed refuses requests while it is unreachable
+	// ("shared_store_fail closed;") instead of limiting locally.
+	SharedStore           string
+	SharedStoreFailClosed bool
 	// Upstreams in file order, from the top level or inside http.
 	Upstreams []Upstream
 	// Servers are the server blocks inside http, in file order.
@@ -69,7 +82,13 @@ type UpstreamServer struct {
 	// Protocol is "" (HTTP/1.1), "h2c" (HTTP/2 in clear text, for gRPC
 	// servers) or "h2" (HTTPS, HTTP/2 preferred): the flags h2c and h2.
 	Protocol string
-	Pos      Pos
+	// Resolve: Addr's host is a DNS name re-resolved as its records'
+	// TTL expires (the flag resolve), each address a backend.
+	Resolve bool
+	// SRV: Addr is an SRV name ("service _http._tcp.NAME resolve;")
+	// whose records give the backends' addresses, ports and weights.
+	SRV bool
+	Pos Pos
 }
 
 // HealthCheck is "health_check interval=D timeout=D rise=N fall=N;" plus

@@ -30,7 +30,7 @@ func TestMistakeMessages(t *testing.T) {
 			name: "typo at the top level",
 			src:  "worker_thread 8;\nfrobnicate on;",
 			want: `phalanx.conf:1:1: unknown directive "worker_thread" at the top level; did you mean "worker_threads"?` + "\n" +
-				`phalanx.conf:2:1: unknown directive "frobnicate" at the top level; allowed here: worker_threads, admin_bind, access_log, tcp_bind, tcp_upstream, tcp_proxy_protocol, unknown_protocol_upstream, shutdown_timeout, http1_engine, http, upstream`,
+				`phalanx.conf:2:1: unknown directive "frobnicate" at the top level; allowed here: worker_threads, admin_bind, access_log, tcp_bind, tcp_upstream, tcp_proxy_protocol, unknown_protocol_upstream, shutdown_timeout, http1_engine, resolver, shared_store, shared_store_fail, http, upstream`,
 		},
 		{
 			name: "listen with two addresses",
@@ -217,12 +217,12 @@ http { server {
 		{
 			name: "backend server at the top level",
 			src:  app + "server 127.0.0.1:9002;",
-			want: `phalanx.conf:2:1: "server" directive is not allowed at the top level; it belongs in "http" (server { ... }) or "upstream" (server ADDR [weight=N] [max_fails=N] [fail_timeout=D] [backup] [h2c|h2];)`,
+			want: `phalanx.conf:2:1: "server" directive is not allowed at the top level; it belongs in "http" (server { ... }) or "upstream" (server ADDR [weight=N] [max_fails=N] [fail_timeout=D] [backup] [h2c|h2] [resolve];)`,
 		},
 		{
 			name: "backend server in http",
 			src:  "http {\n  server 127.0.0.1:9001;\n}",
-			want: `phalanx.conf:2:3: "server" inside "http" needs a block: server { ... }; the form "server ADDR [weight=N] [max_fails=N] [fail_timeout=D] [backup] [h2c|h2];" belongs in "upstream"`,
+			want: `phalanx.conf:2:3: "server" inside "http" needs a block: server { ... }; the form "server ADDR [weight=N] [max_fails=N] [fail_timeout=D] [backup] [h2c|h2] [resolve];" belongs in "upstream"`,
 		},
 		{
 			name: "listen in http",

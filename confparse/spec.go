@@ -64,6 +64,9 @@ var specs = []spec{
 	{name: "unknown_protocol_upstream", usage: "unknown_protocol_upstream NAME;", min: 1, max: 1, in: []block{mainBlock}},
 	{name: "shutdown_timeout", usage: "shutdown_timeout D;", min: 1, max: 1, in: []block{mainBlock}},
 	{name: "http1_engine", usage: "http1_engine phalanx|net/http;", min: 1, max: 1, in: []block{mainBlock}},
+	{name: "resolver", usage: "resolver ADDR... [valid=D] [timeout=D];", min: 1, max: 10, in: []block{mainBlock}},
+	{name: "shared_store", usage: "shared_store redis://HOST:PORT/DB|off;", min: 1, max: 1, in: []block{mainBlock}},
+	{name: "shared_store_fail", usage: "shared_store_fail open|closed;", min: 1, max: 1, in: []block{mainBlock}},
 	{name: "http", usage: "http { ... }", block: true, repeat: true, in: []block{mainBlock}},
 	{name: "upstream", usage: "upstream NAME { ... }", min: 1, max: 1, block: true, repeat: true, in: []block{mainBlock, httpBlock}},
 
@@ -103,7 +106,8 @@ var specs = []spec{
 	{name: "proxy_read_timeout", usage: "proxy_read_timeout D;", min: 1, max: 1, in: serverSettings},
 	{name: "request_timeout", usage: "request_timeout D;", min: 1, max: 1, in: routeSettings},
 
-	{name: "server", usage: "server ADDR [weight=N] [max_fails=N] [fail_timeout=D] [backup] [h2c|h2];", min: 1, max: 6, repeat: true, in: []block{upstreamBlock}},
+	{name: "server", usage: "server ADDR [weight=N] [max_fails=N] [fail_timeout=D] [backup] [h2c|h2] [resolve];", min: 1, max: 7, repeat: true, in: []block{upstreamBlock}},
+	{name: "service", usage: "service _SERVICE._PROTO.NAME [max_fails=N] [fail_timeout=D] [h2c|h2] resolve;", min: 2, max: 5, repeat: true, in: []block{upstreamBlock}},
 	{name: "algorithm", usage: "algorithm A;", min: 1, max: 1, in: []block{upstreamBlock}},
 	{name: "health_check", usage: "health_check [interval=D] [timeout=D] [rise=N] [fall=N];", min: 0, max: 4, in: []block{upstreamBlock}},
 	{name: "health_check_http", usage: "health_check_http PATH [status=N];", min: 1, max: 2, in: []block{upstreamBlock}},

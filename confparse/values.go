@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math"
 	"net/netip"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -383,4 +384,37 @@ func validHeaderValue(s string) bool {
 		}
 	}
 	return true
+}
+
+// checkRedisURL checks a shared_store URL: redis://[user:password@]HOST:PORT[/DB].
+func checkRedisURL(s string) error {
+	u, err := url.Parse(s)
+	if err != nil {
+		return errors.New("write redis://HOST:PORT/DB, e.g. redis://127.0.0.1:6379/0")
+	}
+	if u.Scheme != "redis" {
+		return fmt.Errorf("the scheme must be redis, not %q (TLS is not supported yet)", u.Scheme)
+	}
+	if u.Host == "" || u.Port() == "" {
+		return errors.New("give HOST:PORT, e.g. redis://127.0.0.1:6379/0")
+	}
+	if db := strings.TrimPrefix(u.Path, "/"); db != "" {
+		if n, err := strconv.Atoi(db); err != nil || n < 0 || n > 15 {
+			return fmt.Errorf("the database %q must be a number from 0 to 15", db)
+		}
+	}
+	if u.RawQuery != "" || u.Fragment != "" {
+		return errors.New("a query or fragment is not supported; write redis://HOST:PORT/DB")
+	}
+	return nil
+}
+
+// checkSRVName checks an SRV name of the form _service._proto.name.
+func checkSRVName(s string) error {
+	parts := strings.SplitN(s, ".", 3)
+	if len(parts) < 3 || !strings.HasPrefix(parts[0], "_") || len(parts[0]) < 2 ||
+		(parts[1] != "_tcp" && parts[1] != "_udp") || parts[2] == "" || strings.Contains(s, ":") {
+		return errors.New("write _SERVICE._tcp.NAME, e.g. _http._tcp.app.internal")
+	}
+	return nil
 }
