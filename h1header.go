@@ -91,6 +91,14 @@ func forwardable(hs []h1.Header, name []byte, replaced []string, set []Header) b
 	return !isAny(name, hopByHop) && !isAny(name, replaced) && !listed(hs, name) && !added(set, name)
 }
 
+// appendRawField appends a received field as it came.
+func appendRawField(b []byte, h h1.Header) []byte {
+	b = append(b, h.Name...)
+	b = append(b, ": "...)
+	b = append(b, h.Value...)
+	return append(b, "\r\n"...)
+}
+
 // appendUpstreamHead appends the head of the request as sent to a backend,
 // but for its framing and the blank line (see body.appendFraming).
 func (hc *h1Conn) appendUpstreamHead(b []byte, x *exchange, rt *route) []byte {
@@ -131,10 +139,7 @@ func (hc *h1Conn) appendUpstreamHead(b []byte, x *exchange, rt *route) []byte {
 			}
 			continue
 		}
-		b = append(b, h.Name...)
-		b = append(b, ": "...)
-		b = append(b, h.Value...)
-		b = append(b, "\r\n"...)
+		b = appendRawField(b, h)
 	}
 	b = append(b, "X-Forwarded-For: "...)
 	if trusted && hc.peer.IsValid() {
@@ -186,10 +191,7 @@ func (hc *h1Conn) appendResponseHead(b []byte, x *exchange, r *h1.Response, rt *
 		if !forwardable(r.Headers, h.Name, replacedResponse, rt.AddResponseHeaders) {
 			continue
 		}
-		b = append(b, h.Name...)
-		b = append(b, ": "...)
-		b = append(b, h.Value...)
-		b = append(b, "\r\n"...)
+		b = appendRawField(b, h)
 	}
 	b = append(b, "X-Request-Id: "...)
 	b = append(b, x.st.id...)

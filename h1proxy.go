@@ -258,22 +258,8 @@ func (h h1Header) EachHeader(f func(name, value string)) {
 // reject answers a request the pipeline refuses, with one log line.
 func (hc *h1Conn) reject(x *exchange, status int, cause string) {
 	st := x.st
-	attrs := []slog.Attr{
-		slog.Int("status", status),
-		slog.String("cause", cause),
-		slog.String("method", x.methodString()),
-		slog.String("host", x.hostString()),
-		slog.String("path", x.pathString()),
-		slog.String("client", st.clientIP),
-		slog.String("request_id", st.id),
-	}
-	if rt := st.route; rt != nil {
-		attrs = append(attrs, slog.String("route", rt.name))
-		if rt.up != nil {
-			attrs = append(attrs, slog.String("upstream", rt.up.name))
-		}
-	}
-	hc.s.logger.LogAttrs(context.Background(), slog.LevelWarn, "request rejected", attrs...)
+	hc.s.logRejected(context.Background(), status, cause,
+		requestLine{method: x.methodString(), host: x.hostString(), path: x.pathString()}, st.route, st.clientIP, st.id)
 	hc.respond(x, status, http.StatusText(status)+"\n")
 }
 

@@ -678,25 +678,7 @@ func (hc *h1Conn) proxyError(x *exchange, err error) {
 	default:
 		status = http.StatusBadGateway
 	}
-	backend := ""
-	if b := st.backend.Load(); b != nil {
-		backend = b.Addr()
-	}
-	level := slog.LevelWarn
-	if status == statusClientClosed {
-		level = slog.LevelDebug
-	}
-	hc.s.logger.LogAttrs(context.Background(), level, "request failed",
-		slog.Int("status", status),
-		slog.String("route", st.route.name),
-		slog.String("upstream", st.route.up.name),
-		slog.String("backend", backend),
-		slog.String("cause", err.Error()),
-		slog.String("method", x.methodString()),
-		slog.String("path", x.pathString()),
-		slog.String("client", st.clientIP),
-		slog.String("request_id", st.id),
-	)
+	hc.s.logFailed(context.Background(), st, status, err, x.methodString(), x.pathString())
 	if status == statusClientClosed {
 		x.close = true
 		return

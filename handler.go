@@ -125,12 +125,25 @@ func (s *Server) tooMany(w http.ResponseWriter, r *http.Request, d limiter.Decis
 
 // reject answers a request the pipeline refuses, with one log line.
 func (s *Server) reject(w http.ResponseWriter, r *http.Request, status int, rt *route, id, client, cause string) {
+	s.logRejected(r.Context(), status, cause, requestLine{method: r.Method, host: r.Host, path: r.URL.Path}, rt, client, id)
+	if isGRPC(r) {
+		writeGRPCError(w, status)
+		return
+	}
+	if status == http.StatusRequestEntityTooLarge || status == http.StatusRequestHeaderFieldsTooLarge {
+		w.Header().Set("Connection", "close") // the rest of the request is not read
+	}
+	http.Error(w, http.StatusText(status), status)
+}
+
+// logRejected writes the one line of a request the pipeline refused.
+func (s *Server) logRejected(ctx context.Context, status int, cause string, l requestLine, rt *route, client, id string) {
 	attrs := []slog.Attr{
 		slog.Int("status", status),
 		slog.String("cause", cause),
-		slog.String("method", r.Method),
-		slog.String("host", r.Host),
-		slog.String("path", r.URL.Path),
+		slog.String("method", l.method),
+		slog.String("host", l.host),
+		slog.String("path", l.path),
 		slog.String("client", client),
 		slog.String("request_id", id),
 	}
@@ -140,15 +153,7 @@ func (s *Server) reject(w http.ResponseWriter, r *http.Request, status int, rt *
 			attrs = append(attrs, slog.String("upstream", rt.up.name))
 		}
 	}
-	s.logger.LogAttrs(r.Context(), slog.LevelWarn, "request rejected", attrs...)
-	if isGRPC(r) {
-		writeGRPCError(w, status)
-		return
-	}
-	if status == http.StatusRequestEntityTooLarge || status == http.StatusRequestHeaderFieldsTooLarge {
-		w.Header().Set("Connection", "close") // the rest of the request is not read
-	}
-	http.Error(w, http.StatusText(status), status)
+	s.logger.LogAttrs(ctx, slog.LevelWarn, "request rejected", attrs...)
 }
 
 // headerBytes approximates the size of the request head as it came in.

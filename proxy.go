@@ -793,25 +793,7 @@ func classify(r *http.Request, err error) int {
 func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 	st := stateOf(r)
 	status := classify(r, err)
-	backend := ""
-	if b := st.backend.Load(); b != nil {
-		backend = b.Addr()
-	}
-	level := slog.LevelWarn
-	if status == statusClientClosed {
-		level = slog.LevelDebug
-	}
-	s.logger.LogAttrs(r.Context(), level, "request failed",
-		slog.Int("status", status),
-		slog.String("route", st.route.name),
-		slog.String("upstream", st.route.up.name),
-		slog.String("backend", backend),
-		slog.String("cause", err.Error()),
-		slog.String("method", r.Method),
-		slog.String("path", r.URL.Path),
-		slog.String("client", st.clientIP),
-		slog.String("request_id", st.id),
-	)
+	s.logFailed(r.Context(), st, status, err, r.Method, r.URL.Path)
 	if status == statusClientClosed {
 		return
 	}
@@ -823,6 +805,30 @@ func (s *Server) proxyError(w http.ResponseWriter, r *http.Request, err error) {
 		w.Header().Set("Retry-After", "1")
 	}
 	http.Error(w, http.StatusText(status), status)
+}
+
+// logFailed writes the one line of a request that no backend answered:
+// at debug level when the client left (499), else as a warning.
+func (s *Server) logFailed(ctx context.Context, st *reqState, status int, err error, method, path string) {
+	backend := ""
+	if b := st.backend.Load(); b != nil {
+		backend = b.Addr()
+	}
+	level := slog.LevelWarn
+	if status == statusClientClosed {
+		level = slog.LevelDebug
+	}
+	s.logger.LogAttrs(ctx, level, "request failed",
+		slog.Int("status", status),
+		slog.String("route", st.route.name),
+		slog.String("upstream", st.route.up.name),
+		slog.String("backend", backend),
+		slog.String("cause", err.Error()),
+		slog.String("method", method),
+		slog.String("path", path),
+		slog.String("client", st.clientIP),
+		slog.String("request_id", st.id),
+	)
 }
 
 // len returns the number of open tunnels.
