@@ -18,6 +18,7 @@ import (
 	"github.com/stretchr/testify/require"
 
 	"github.com/phalanx-lb/phalanx"
+	"github.com/phalanx-lb/phalanx/waf"
 )
 
 // scriptedBackend answers each request with the raw response its path
@@ -248,6 +249,32 @@ func TestEngineExpectContinue(t *testing.T) {
 		require.Equal(t, fmt.Sprintf("%d ", size), string(b), "the backend got the body, and no Expect")
 		conn.Close()
 	}
+}
+
+// TestEngineExpectContinueWAF: the firewall, which reads a body to
+// inspect it, answers 100 Continue first too.
+func TestEngineExpectContinueWAF(t *testing.T) {
+	checkNoLeaks(t)
+	be := bodyEcho(t)
+	url, _ := startProxy(t, phalanx.WithLogger(discard()), phalanx.WithHTTP1Engine(phalanx.EnginePhalanx),
+		phalanx.WithWAF(waf.Config{}),
+		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: hostOf(be)}}}))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	br := bufio.NewReader(conn)
+	fmt.Fprintf(conn, "POST / HTTP/1.1\r\nHost: a\r\nUser-Agent: %s\r\nContent-Type: application/json\r\n"+
+		"Expect: 100-continue\r\nContent-Length: 13\r\n\r\n", browserUA)
+	line, err := br.ReadString('\n')
+	require.NoError(t, err)
+	require.Equal(t, "HTTP/1.1 100 Continue\r\n", line)
+	br.ReadString('\n')
+	io.WriteString(conn, `{"name":"ok"}`)
+	res, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	b, _ := io.ReadAll(res.Body)
+	require.Equal(t, `{"name":"ok"}`, string(b))
 }
 
 // TestEngineShutdownClosesIdle: Shutdown closes idle keep-alive

@@ -206,6 +206,9 @@ func (hc *h1Conn) firewall(x *exchange, e *waf.Engine, rt *route, n int) (prefix
 				return nil, true
 			}
 			hc.br.Discard(n)
+			if req.Expect100 && hc.br.Buffered() == 0 {
+				hc.write(continue100) // the client waits for it to send the body
+			}
 			size := min(lim, req.ContentLength)
 			buf := copyBuffers.Get()
 			if int64(cap(buf)) < size {
