@@ -293,8 +293,8 @@ type h1Conn struct {
 	state   atomic.Int32
 	served  int // requests served on this connection
 
-	// deadline is the read deadline last set on c.
-	deadline time.Time
+	// rd and wd are the read and write deadlines last set on c.
+	rd, wd lazyDeadline
 	// scratch holds a copy of a head whose body the firewall reads.
 	scratch []byte
 	// x and st are the request being served, reused.
@@ -374,15 +374,29 @@ func (hc *h1Conn) readHead() (int, error) {
 	}
 }
 
-// setReadDeadline sets c's read deadline to d, unless the one set already
-// is within a second of it: a busy connection then pays for one
-// SetReadDeadline a second, not one per request.
+// setReadDeadline sets c's read deadline to d (see lazyDeadline).
 func (hc *h1Conn) setReadDeadline(d time.Time) {
-	if diff := d.Sub(hc.deadline); diff < time.Second && diff > -time.Second {
-		return
+	if hc.rd.due(d) {
+		hc.c.SetReadDeadline(d)
 	}
-	hc.deadline = d
-	hc.c.SetReadDeadline(d)
+}
+
+// lazyDeadline is the deadline last set on one direction of a
+// connection. A new one close enough to it is not set: a busy connection
+// then changes its timer now and then, not at every request. Close
+// enough is within an eighth of the time left until the new deadline, and
+// at most a second, so that a deadline is never much later or earlier
+// than asked.
+type lazyDeadline struct{ at time.Time }
+
+// due reports whether d must be set, and records it if so.
+func (l *lazyDeadline) due(d time.Time) bool {
+	slack := min(time.Until(d)/8, time.Second)
+	if diff := d.Sub(l.at); diff < slack && diff > -slack {
+		return false
+	}
+	l.at = d
+	return true
 }
 
 // headSlack is how far past the header limit a head is still read, so

@@ -326,7 +326,9 @@ func (hc *h1Conn) writeSimple(status int, body string, _ []string, close bool) {
 
 // write writes p to the client, bounded by the idle timeout.
 func (hc *h1Conn) write(p []byte) error {
-	hc.c.SetWriteDeadline(time.Now().Add(hc.s.cfg.timeouts.ClientIdle))
+	if d := time.Now().Add(hc.s.cfg.timeouts.ClientIdle); hc.wd.due(d) {
+		hc.c.SetWriteDeadline(d)
+	}
 	_, err := hc.c.Write(p)
 	return err
 }

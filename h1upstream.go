@@ -44,15 +44,29 @@ type h1Pool struct {
 
 // upConn is a connection to a backend.
 type upConn struct {
-	c        net.Conn
-	br       *bufio.Reader
-	resp     h1.Response
-	headLen  int
-	cr       h1.ChunkedReader
-	pool     *h1Pool
-	timer    *time.Timer // closes it when idle too long
-	reused   bool
-	deadline time.Time // the read deadline last set
+	c       net.Conn
+	br      *bufio.Reader
+	resp    h1.Response
+	headLen int
+	cr      h1.ChunkedReader
+	pool    *h1Pool
+	timer   *time.Timer // closes it when idle too long
+	reused  bool
+	rd, wd  lazyDeadline // the deadlines last set on c
+}
+
+// setReadDeadline and setWriteDeadline set c's deadlines (see
+// lazyDeadline).
+func (uc *upConn) setReadDeadline(d time.Time) {
+	if uc.rd.due(d) {
+		uc.c.SetReadDeadline(d)
+	}
+}
+
+func (uc *upConn) setWriteDeadline(d time.Time) {
+	if uc.wd.due(d) {
+		uc.c.SetWriteDeadline(d)
+	}
 }
 
 // get returns an idle connection, or nil.
@@ -354,7 +368,7 @@ func (hc *h1Conn) send(x *exchange, pool *h1Pool, head []byte, bd *body) (*upCon
 // roundTrip writes the head and body to uc and reads the response head.
 func (hc *h1Conn) roundTrip(x *exchange, uc *upConn, head []byte, bd *body) error {
 	t := x.st.cfg.timeouts // the snapshot's: upstream timeouts follow a reload
-	uc.c.SetWriteDeadline(capDeadline(time.Now().Add(t.UpstreamHeader), x.deadline))
+	uc.setWriteDeadline(capDeadline(time.Now().Add(t.UpstreamHeader), x.deadline))
 	var err error
 	switch {
 	case len(bd.prefix) > 0 && bd.chunked:
@@ -376,7 +390,7 @@ func (hc *h1Conn) roundTrip(x *exchange, uc *upConn, head []byte, bd *body) erro
 			return err
 		}
 	}
-	uc.c.SetReadDeadline(capDeadline(time.Now().Add(t.UpstreamHeader), x.deadline))
+	uc.setReadDeadline(capDeadline(time.Now().Add(t.UpstreamHeader), x.deadline))
 	return uc.readHead(x.head)
 }
 
@@ -422,7 +436,7 @@ func (hc *h1Conn) sendBody(x *exchange, uc *upConn, bd *body) error {
 			} else {
 				bd.rest -= int64(k)
 			}
-			uc.c.SetWriteDeadline(capDeadline(time.Now().Add(t.UpstreamHeader), x.deadline))
+			uc.setWriteDeadline(capDeadline(time.Now().Add(t.UpstreamHeader), x.deadline))
 			if _, err := uc.c.Write(out); err != nil {
 				x.close = true
 				return err
@@ -588,10 +602,7 @@ func (hc *h1Conn) copyBody(x *exchange, uc *upConn, src io.Reader, out *bytebuff
 			}
 			out.B = out.B[:0]
 		}
-		if d := capDeadline(time.Now().Add(t.UpstreamHeader), x.deadline); d.Sub(uc.deadline) > time.Second/4 || d.Before(uc.deadline) {
-			uc.deadline = d
-			uc.c.SetReadDeadline(d)
-		}
+		uc.setReadDeadline(capDeadline(time.Now().Add(t.UpstreamHeader), x.deadline))
 		p := buf[16 : len(buf)-2]
 		if left > 0 && int64(len(p)) > left {
 			p = p[:left]
