@@ -25,45 +25,33 @@ import (
 // names, then closes the connection if the response asks for it (or has
 // no length).
 func scriptedBackend(t *testing.T, responses map[string]string) string {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	require.NoError(t, err)
-	t.Cleanup(func() { l.Close() })
-	go func() {
+	return serveTCP(t, func(c net.Conn) {
+		defer c.Close()
+		br := bufio.NewReader(c)
 		for {
-			c, err := l.Accept()
+			c.SetDeadline(time.Now().Add(5 * time.Second))
+			req, err := http.ReadRequest(br)
 			if err != nil {
 				return
 			}
-			go func() {
-				defer c.Close()
-				br := bufio.NewReader(c)
-				for {
-					c.SetDeadline(time.Now().Add(5 * time.Second))
-					req, err := http.ReadRequest(br)
-					if err != nil {
-						return
-					}
-					io.Copy(io.Discard, req.Body)
-					raw, ok := responses[req.URL.Path]
-					if !ok {
-						raw = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
-					}
-					for i, part := range strings.Split(raw, "|") { // "|" marks a pause
-						if i > 0 {
-							time.Sleep(50 * time.Millisecond)
-						}
-						if _, err := io.WriteString(c, part); err != nil {
-							return
-						}
-					}
-					if strings.Contains(raw, "Connection: close") || !strings.Contains(raw, "Content-Length") && !strings.Contains(raw, "chunked") {
-						return
-					}
+			io.Copy(io.Discard, req.Body)
+			raw, ok := responses[req.URL.Path]
+			if !ok {
+				raw = "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\n\r\n"
+			}
+			for i, part := range strings.Split(raw, "|") { // "|" marks a pause
+				if i > 0 {
+					time.Sleep(50 * time.Millisecond)
 				}
-			}()
+				if _, err := io.WriteString(c, part); err != nil {
+					return
+				}
+			}
+			if strings.Contains(raw, "Connection: close") || !strings.Contains(raw, "Content-Length") && !strings.Contains(raw, "chunked") {
+				return
+			}
 		}
-	}()
-	return l.Addr().String()
+	})
 }
 
 // TestEngineResponseFraming relays responses of every framing a backend

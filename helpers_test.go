@@ -199,3 +199,25 @@ func newHeaderEcho(t *testing.T, header, prefix string) *httptest.Server {
 	t.Cleanup(ts.Close)
 	return ts
 }
+
+// serveTCP accepts connections on a new loopback listener until the test
+// ends, serving each with serve in a goroutine (which should close it);
+// it returns the listener's address.
+func serveTCP(tb testing.TB, serve func(c net.Conn)) string {
+	tb.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { l.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go serve(c)
+		}
+	}()
+	return l.Addr().String()
+}
