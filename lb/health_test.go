@@ -410,7 +410,9 @@ func TestHealthCheckTCP(t *testing.T) {
 
 			failsBefore := fails.Load()
 			ln.Close()
-			waitFor(t, "the backend goes down", func() bool { return !b.Healthy() })
+			// Healthy turns false just before the pool publishes its new
+			// Picker, under the pool's lock: wait for both.
+			waitFor(t, "the backend goes down", func() bool { return !b.Healthy() && p.Usable() == 0 })
 			if n := fails.Load() - failsBefore; n < int64(tt.fall) {
 				t.Errorf("backend went down after %d failed checks, want %d", n, tt.fall)
 			}
@@ -423,7 +425,7 @@ func TestHealthCheckTCP(t *testing.T) {
 
 			passesBefore := passes.Load()
 			listenTCP(t, addr)
-			waitFor(t, "the backend comes back", b.Healthy)
+			waitFor(t, "the backend comes back", func() bool { return b.Healthy() && p.Usable() == 1 })
 			if n := passes.Load() - passesBefore; n < int64(tt.rise) {
 				t.Errorf("backend came back after %d passing checks, want %d", n, tt.rise)
 			}
@@ -483,12 +485,12 @@ func TestHealthCheckHTTP(t *testing.T) {
 		t.Fatalf("backend answering 200: healthy = false, want true")
 	}
 	status.Store(http.StatusInternalServerError)
-	waitFor(t, "the backend answering 500 goes down", func() bool { return !b.Healthy() })
+	waitFor(t, "the backend answering 500 goes down", func() bool { return !b.Healthy() && p.Usable() == 0 })
 	if _, err := p.Pick(Request{}); !errors.Is(err, ErrNoBackend) {
 		t.Errorf("Pick() with the only backend down: error = %v, want ErrNoBackend", err)
 	}
 	status.Store(http.StatusOK)
-	waitFor(t, "the backend answering 200 again comes back", b.Healthy)
+	waitFor(t, "the backend answering 200 again comes back", func() bool { return b.Healthy() && p.Usable() == 1 })
 	if _, err := p.Pick(Request{}); err != nil {
 		t.Errorf("Pick() with the backend back: error = %v, want nil", err)
 	}

@@ -378,6 +378,7 @@ func (p *Pool) setActiveUp(b *Backend, up bool, cause string) {
 	}
 	wasHealthy := b.healthyAt(time.Now())
 	b.activeUp.Store(up)
+	p.rebuildLocked() // before the log line and the event: Pick agrees at once
 	switch {
 	case up && !b.healthyAt(time.Now()):
 		p.logger.Info("backend passes active checks but is still cooling down", "pool", p.name, "backend", b.addr, "cause", cause)
@@ -390,7 +391,6 @@ func (p *Pool) setActiveUp(b *Backend, up bool, cause string) {
 			p.event(Event{Kind: WentDown, Backend: b, Check: "active"})
 		}
 	}
-	p.rebuildLocked()
 }
 
 // passiveDown takes b out for d after too many failed requests, and puts
