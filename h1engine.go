@@ -38,6 +38,9 @@ type h1Engine struct {
 	conns   map[*h1Conn]struct{}
 	closing bool          // Shutdown or Close began: no new connections
 	idle    chan struct{} // closed when conns empties while closing
+	// closed mirrors closing for the request path, which reads it
+	// several times per request and must not take mu to do so.
+	closed atomic.Bool
 
 	handoffs atomic.Int64 // connections handed to net/http
 }
@@ -148,6 +151,7 @@ func (e *h1Engine) remove(hc *h1Conn) {
 func (e *h1Engine) shutdown(ctx context.Context) error {
 	e.mu.Lock()
 	e.closing = true
+	e.closed.Store(true)
 	var wait chan struct{}
 	if len(e.conns) > 0 {
 		if e.idle == nil {
@@ -177,17 +181,14 @@ func (e *h1Engine) shutdown(ctx context.Context) error {
 func (e *h1Engine) closeAll() {
 	e.mu.Lock()
 	e.closing = true
+	e.closed.Store(true)
 	for hc := range e.conns {
 		hc.c.Close()
 	}
 	e.mu.Unlock()
 }
 
-func (e *h1Engine) isClosing() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.closing
-}
+func (e *h1Engine) isClosing() bool { return e.closed.Load() }
 
 // readerPool recycles the read buffers of client connections.
 type readerPool struct {
