@@ -3,6 +3,7 @@ package phalanx
 import (
 	"context"
 	"log/slog"
+	"maps"
 	"net"
 	"slices"
 	"strconv"
@@ -185,6 +186,11 @@ func (d *discovery) update(ds *dynServer, ts []resolve.Target) {
 	d.apply.Lock()
 	defer d.apply.Unlock()
 	members, protos := u.members(d.static, d.staticProtos)
+	// Publish the joiners' protocols and connection pools before the pool
+	// can hand them out, keeping those of the current members.
+	both := maps.Clone(*u.protos.Load())
+	maps.Copy(both, protos)
+	u.setMembers(append(slices.Clone(u.pool.Backends()), members...), both, *u.h1.Load())
 	joined, left, err := u.pool.SetBackends(members)
 	if err != nil {
 		d.logger.Error("discovery: pool not updated", "upstream", u.name, "error", err)

@@ -282,8 +282,15 @@ func (u *upstream) setMembers(members []*lb.Backend, protos map[string]int, from
 	return unused
 }
 
-// h1Pool returns the engine's pool for backend b.
-func (u *upstream) h1Pool(b *lb.Backend) *h1Pool { return (*u.h1.Load())[b.Addr()] }
+// h1Pool returns the engine's pool for backend b. A backend that left
+// the pool (discovery dropped it after a request picked it) has none any
+// more: it gets a closed one, which dials afresh and keeps nothing.
+func (u *upstream) h1Pool(b *lb.Backend) *h1Pool {
+	if p := (*u.h1.Load())[b.Addr()]; p != nil {
+		return p
+	}
+	return &h1Pool{addr: b.Addr(), dial: u.dial, timeout: u.h1Idle, closed: true}
+}
 
 // newTransport builds the transport for one backend protocol.
 func newTransport(proto int, u Upstream, c *config, dial DialFunc) *http.Transport {
