@@ -2,7 +2,6 @@ package phalanx_test
 
 import (
 	"bufio"
-	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -291,5 +290,3 @@ func rawResponse(c net.Conn, br *bufio.Reader, raw string, method string) (*http
 	res.Body.Close()
 	return res, string(b), err
 }
-
-var _ = bytes.Contains

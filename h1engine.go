@@ -457,5 +457,5 @@ func (hc *h1Conn) badRequest(err error) {
 		slog.Int("status", status), slog.String("cause", err.Error()), slog.String("client", hc.peerStr))
 	hc.s.metrics.requests.WithLabelValues("", "", "", statusClass(status)).Inc()
 	msg := http.StatusText(status) + ": " + err.Error() + "\n"
-	hc.writeSimple(status, msg, nil, true)
+	hc.writeClosing(status, msg)
 }

@@ -308,18 +308,15 @@ func (hc *h1Conn) finalWrite(x *exchange, p []byte) error {
 	return hc.write(p)
 }
 
-// writeSimple writes a response outside any request's exchange (a head
-// that did not parse).
-func (hc *h1Conn) writeSimple(status int, body string, _ []string, close bool) {
+// writeClosing writes a response outside any request's exchange (a head
+// that did not parse), after which the connection closes.
+func (hc *h1Conn) writeClosing(status int, body string) {
 	b := heads.Get()
 	defer heads.Put(b)
 	b.B = appendStatusLine(b.B, status, "")
 	b.B = append(b.B, "Content-Type: text/plain; charset=utf-8\r\nContent-Length: "...)
 	b.B = strconv.AppendInt(b.B, int64(len(body)), 10)
-	if close {
-		b.B = append(b.B, "\r\nConnection: close"...)
-	}
-	b.B = append(b.B, "\r\n\r\n"...)
+	b.B = append(b.B, "\r\nConnection: close\r\n\r\n"...)
 	b.B = append(b.B, body...)
 	hc.write(b.B)
 }

@@ -168,7 +168,6 @@ type body struct {
 	// declared: the client sent Content-Length (0 included)
 	declared bool
 	done     bool // all of it was read from the client
-	sent     int64
 }
 
 // proxy sends the request to a backend of rt's upstream and relays the
@@ -424,7 +423,6 @@ func (hc *h1Conn) sendBody(x *exchange, uc *upConn, bd *body) error {
 		}
 		if k > 0 {
 			bd.touched = true
-			bd.sent += int64(k)
 			x.bytesIn += int64(k)
 			if bd.limit >= 0 && x.bytesIn > bd.limit {
 				x.close = true
