@@ -7,6 +7,7 @@
 // Usage:
 //
 //	go run ./bench/routing [-quick] [-check] [-readme FILE] [-json FILE] [-svg FILE]
+//	go run ./bench/routing -floor [-quick] [-seeds N]
 //
 // It prints a summary and the verdict on each acceptance criterion,
 // writes the results as JSON and the p99 chart as SVG, and with -readme
@@ -14,6 +15,8 @@
 // <!-- routing:begin --> and <!-- routing:end --> with the result tables.
 // With -check it exits with status 1 if any criterion fails. -quick runs
 // a reduced grid and, unless -json or -svg are given, writes no files.
+// -floor runs only the floor experiment (see floor.go) and prints its
+// table.
 //
 // See bench/routing/README.md for the model, the scenarios and the
 // criteria.
@@ -51,6 +54,7 @@ func run(args []string) error {
 	svgPath := fs.String("svg", "bench/routing/p99.svg", "write the p99 chart to `file` (empty: none)")
 	seeds := fs.Int("seeds", 0, "seeds per cell (0: the grid's, 10 or 3 with -quick)")
 	par := fs.Int("par", runtime.GOMAXPROCS(0), "cell-seeds run in parallel")
+	floor := fs.Bool("floor", false, "run only the floor experiment: local policies against the JSQ oracle in the homogeneous cell with 8 instances at load 0.9")
 	if err := fs.Parse(args); err != nil {
 		return err
 	}
@@ -71,6 +75,9 @@ func run(args []string) error {
 	}
 	if *seeds > 0 {
 		g.Seeds = *seeds
+	}
+	if *floor {
+		return runFloor(g, *par, os.Stdout, os.Stderr)
 	}
 	rep, err := runBenchmark(g, *quick, *par, os.Stderr)
 	if err != nil {
