@@ -332,9 +332,50 @@ func (hc *h1Conn) serve() net.Conn {
 			return hc.handoff()
 		}
 		if !keep {
+			if hc.x.unread {
+				hc.lingerClose()
+			}
 			return nil
 		}
 		hc.shrink()
+	}
+}
+
+// Lingering close, as nginx's lingering_close: how long a connection
+// closing with a request body unread may keep reading and dropping it,
+// in all (lingerTime) and without receiving anything (lingerTimeout).
+const (
+	lingerTime    = 30 * time.Second
+	lingerTimeout = 5 * time.Second
+)
+
+// lingerClose prepares the close of a connection whose client may still
+// be sending a request body the response did not wait for (a 413, a
+// refusal, a backend's early answer). Closed at once with unread bytes,
+// the connection would be reset: a client that writes its whole body
+// before reading, as many do, would see its write fail and never read
+// the answer, and on some systems a reset discards an answer received
+// but not yet read. So it ends the response side first, then reads and
+// drops what the client sends until the client closes, nothing comes
+// for lingerTimeout, or lingerTime has passed. Shutdown may close the
+// connection meanwhile, as an idle one.
+func (hc *h1Conn) lingerClose() {
+	if cw, ok := hc.c.(interface{ CloseWrite() error }); ok {
+		if cw.CloseWrite() != nil {
+			return
+		}
+	}
+	hc.state.Store(connIdle)
+	if hc.e.isClosing() {
+		return
+	}
+	end := time.Now().Add(lingerTime)
+	for now := time.Now(); now.Before(end); now = time.Now() {
+		hc.c.SetReadDeadline(capDeadline(now.Add(lingerTimeout), end))
+		n, err := hc.br.WriteTo(io.Discard)
+		if err == nil || n == 0 || !isTimeout(err) {
+			return
+		}
 	}
 }
 

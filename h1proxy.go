@@ -42,6 +42,9 @@ type exchange struct {
 	bytesOut int64
 	close    bool // the connection ends after this response
 	ended    bool // reported to the metrics and the access log
+	// unread: the response did not wait for the whole request body, which
+	// the client may still be sending (see h1Conn.lingerClose).
+	unread bool
 }
 
 func (x *exchange) methodString() string { return string(x.info[:x.mlen]) }
@@ -109,7 +112,7 @@ func (hc *h1Conn) handle(n int) (keep, handoff bool) {
 	}
 	st.route = rt
 	if n > c.maxHeaderBytes {
-		x.close = true
+		x.close, x.unread = true, hasBody(req)
 		hc.reject(x, http.StatusRequestHeaderFieldsTooLarge,
 			"request headers of "+strconv.Itoa(n)+" bytes exceed the limit of "+strconv.Itoa(c.maxHeaderBytes))
 		return false, false
@@ -119,7 +122,7 @@ func (hc *h1Conn) handle(n int) (keep, handoff bool) {
 		limit = rt.MaxBodyBytes
 	}
 	if limit >= 0 && req.ContentLength > limit {
-		x.close = true // the body is not read
+		x.close, x.unread = true, true // the body is not read
 		hc.reject(x, http.StatusRequestEntityTooLarge,
 			"request body of "+strconv.FormatInt(req.ContentLength, 10)+" bytes exceeds the limit of "+strconv.FormatInt(limit, 10))
 		return false, false
@@ -146,6 +149,9 @@ func (hc *h1Conn) handle(n int) (keep, handoff bool) {
 }
 
 var slash = []byte("/")
+
+// hasBody reports whether a request announces a body.
+func hasBody(r *h1.Request) bool { return r.Chunked || r.ContentLength > 0 }
 
 // needsNetHTTP reports whether the request is one the engine hands to
 // net/http: a route served by a Handler, a WebSocket upgrade, an upstream
@@ -174,7 +180,11 @@ func (hc *h1Conn) needsNetHTTP(rt *route, snap *snapshot) bool {
 // was answered without reading its body: only if it had none. n is the
 // head's length.
 func (hc *h1Conn) afterRefusal(x *exchange, n int) bool {
-	if x.close || hc.req.Chunked || hc.req.ContentLength > 0 {
+	if hasBody(&hc.req) {
+		x.unread = true
+		return false
+	}
+	if x.close {
 		return false
 	}
 	hc.br.Discard(n)
@@ -232,7 +242,7 @@ func (hc *h1Conn) firewall(x *exchange, e *waf.Engine, rt *route, n int) (prefix
 	if prefix != nil {
 		copyBuffers.Put(prefix[:cap(prefix)])
 	}
-	x.close = true // the rest of the body is not read
+	x.close, x.unread = true, hasBody(req) // the rest of the body is not read
 	hc.respond(x, http.StatusForbidden, waf.ForbiddenBody(st.id),
 		"X-Content-Type-Options", "nosniff", "Cache-Control", "no-store")
 	return nil, true

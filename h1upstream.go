@@ -52,6 +52,7 @@ type upConn struct {
 	pool    *h1Pool
 	timer   *time.Timer // closes it when idle too long
 	reused  bool
+	early   bool         // it answered before the request body's end
 	rd, wd  lazyDeadline // the deadlines last set on c
 }
 
@@ -226,6 +227,7 @@ func (hc *h1Conn) proxy(x *exchange, rt *route, n int, prefix []byte, limit int6
 		s.metrics.upstreamDuration.WithLabelValues(up.name, b.Addr()).Observe(latency.Seconds())
 		if err == nil {
 			keep := hc.relay(x, uc, rt, b, done, lb.Outcome{Latency: latency, Status: uc.resp.Status})
+			x.unread = !bd.done
 			return keep && bd.done
 		}
 		var ce *clientError
@@ -243,6 +245,7 @@ func (hc *h1Conn) proxy(x *exchange, rt *route, n int, prefix []byte, limit int6
 		tried[0] = b
 	}
 	hc.proxyError(x, lastErr)
+	x.unread = !bd.done
 	return !x.close && bd.done
 }
 
@@ -386,11 +389,33 @@ func (hc *h1Conn) roundTrip(x *exchange, uc *upConn, head []byte, bd *body) erro
 	}
 	if !bd.done {
 		if err := hc.sendBody(x, uc, bd); err != nil {
-			return err
+			var ce *clientError
+			if errors.As(err, &ce) || errors.Is(err, errBodyTooLarge) || !hc.earlyAnswer(x, uc) {
+				return err
+			}
+			return nil
 		}
 	}
 	uc.setReadDeadline(capDeadline(time.Now().Add(t.UpstreamHeader), x.deadline))
 	return uc.readHead(x.head)
+}
+
+// earlyAnswerWait bounds the wait for the answer of a backend that stopped
+// taking a request body.
+const earlyAnswerWait = time.Second
+
+// earlyAnswer reads the response head of a backend that stopped taking
+// the request body: one that answered before the body's end (a 413, say)
+// and closed the connection or stopped reading. It reports whether it
+// read one; that response is then relayed as any other, on a connection
+// that is not reused, and the client's connection closes after it.
+func (hc *h1Conn) earlyAnswer(x *exchange, uc *upConn) bool {
+	uc.setReadDeadline(capDeadline(time.Now().Add(earlyAnswerWait), x.deadline))
+	if uc.readHead(x.head) != nil {
+		return false
+	}
+	uc.early, x.close = true, true
+	return true
 }
 
 // sendBody streams the rest of the request body from the client to uc.
@@ -545,7 +570,7 @@ func (hc *h1Conn) relay(x *exchange, uc *upConn, rt *route, b *lb.Backend, done 
 	out.B = hc.appendResponseHead(out.B, x, r, rt, noBody, chunkOut)
 	uc.br.Discard(uc.headLen)
 	x.status = r.Status
-	reuse := !r.Close && !r.UntilClose
+	reuse := !r.Close && !r.UntilClose && !uc.early
 	var err error
 	var upErr bool // the error was the backend's
 	switch {
