@@ -150,7 +150,11 @@ func (p *Adaptive) Report(now time.Time, dst []ArmReport) []ArmReport {
 	return p.c.reportCost(p, now, dst)
 }
 
+// Forget drops what the policy knows of arm (see Forgetter).
+func (p *Adaptive) Forget(arm int) { p.c.forget(arm) }
+
 var (
-	_ Bandit   = (*Adaptive)(nil)
-	_ Reporter = (*Adaptive)(nil)
+	_ Bandit    = (*Adaptive)(nil)
+	_ Reporter  = (*Adaptive)(nil)
+	_ Forgetter = (*Adaptive)(nil)
 )

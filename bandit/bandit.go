@@ -45,6 +45,17 @@ type Bandit interface {
 	Observe(arm int, o Outcome, now time.Time)
 }
 
+// Forgetter is implemented by bandits that can drop what they know of an
+// arm, so that their memory stays bounded when arms come and go (backends
+// found through DNS, say, each new address getting a new id). Forget
+// takes effect once the arm's requests in flight are observed; until
+// then their outcomes only end them, and choosing the arm again cancels
+// it. Once forgotten, an arm chosen again starts afresh. Every policy of
+// this package implements it.
+type Forgetter interface {
+	Forget(arm int)
+}
+
 // Reporter is implemented by bandits that can show their current
 // estimates, for the status page and metrics.
 type Reporter interface {

@@ -58,6 +58,9 @@ type arm struct {
 	streakFrom int64
 	trips      int
 	openUntil  int64
+	// forgotten: Forget was called with requests in flight; the record
+	// goes when the last of them is observed.
+	forgotten bool
 }
 
 // settings are a policy's tuning fields resolved to values.
@@ -179,9 +182,25 @@ func (c *core) arm(id int, t int64) *arm {
 func (c *core) worst(t int64) float64 {
 	w := 0.0
 	for _, a := range c.arms.each() {
-		w = max(w, c.latency(a, t))
+		if !a.forgotten {
+			w = max(w, c.latency(a, t))
+		}
 	}
 	return w
+}
+
+// forget is every policy's Forget: it drops id's record now if it has no
+// request in flight, else when the last one is observed.
+func (c *core) forget(id int) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch a := c.arms.get(id); {
+	case a == nil:
+	case a.inflight == 0:
+		c.arms.del(id)
+	default:
+		a.forgotten = true
+	}
 }
 
 // latency returns a's latency estimate at t, 0 if it has none.
@@ -315,6 +334,7 @@ func (c *core) chose(id int, t int64) {
 	a := c.arm(id, t)
 	a.inflight++
 	a.chosen++
+	a.forgotten = false
 	c.inflight++
 }
 
@@ -326,6 +346,12 @@ func (c *core) observe(id int, o Outcome, t int64, failed bool) {
 	if a.inflight > 0 {
 		a.inflight--
 		c.inflight--
+	}
+	if a.forgotten {
+		if a.inflight == 0 {
+			c.arms.del(id)
+		}
+		return
 	}
 	if o.Canceled {
 		return
@@ -412,6 +438,9 @@ func (c *core) breaker(a *arm, o Outcome, t int64) {
 // rates from success (nil: the core's).
 func (c *core) report(t int64, dst []ArmReport, score, success func(*arm) float64) []ArmReport {
 	for id, a := range c.arms.all() {
+		if a.forgotten {
+			continue
+		}
 		var s float64
 		if success != nil {
 			s = success(a)

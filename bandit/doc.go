@@ -165,7 +165,11 @@
 //
 // Arm ids need not be dense: ids below 65536 index a slice, others a map.
 // A policy allocates when it first sees an arm and never otherwise in
-// Choose or Observe. With no candidates, which the Bandit contract rules
+// Choose or Observe. Forget (the Forgetter interface, which every policy
+// implements) drops an arm's record once its requests in flight are
+// observed, so that a policy whose arms come and go keeps records only
+// for the arms it still has; lb's BanditBuilder calls it when a backend
+// leaves its pool. With no candidates, which the Bandit contract rules
 // out, Choose returns -1 and counts nothing.
 //
 // # Concurrency

@@ -110,7 +110,11 @@ func classicSettings(d int, latDecay, succDecay time.Duration) settings {
 	}
 }
 
+// Forget drops what the policy knows of arm (see Forgetter).
+func (p *EpsilonGreedy) Forget(arm int) { p.c.forget(arm) }
+
 var (
-	_ Bandit   = (*EpsilonGreedy)(nil)
-	_ Reporter = (*EpsilonGreedy)(nil)
+	_ Bandit    = (*EpsilonGreedy)(nil)
+	_ Reporter  = (*EpsilonGreedy)(nil)
+	_ Forgetter = (*EpsilonGreedy)(nil)
 )

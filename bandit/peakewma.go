@@ -67,6 +67,9 @@ type peakArm struct {
 	pending int
 	chosen  uint64
 	succ    successEst // for Report only
+	// forgotten: Forget was called with requests pending; the record
+	// goes when the last of them is observed.
+	forgotten bool
 }
 
 // DefaultPeakEWMARTT is the starting cost NewPeakEWMA gives arms never
@@ -157,6 +160,7 @@ func (p *PeakEWMA) Choose(candidates []int, now time.Time) int {
 	a := p.arm(pick, t)
 	a.pending++
 	a.chosen++
+	a.forgotten = false
 	return pick
 }
 
@@ -169,6 +173,12 @@ func (p *PeakEWMA) Observe(arm int, o Outcome, now time.Time) {
 	a := p.arm(arm, t)
 	if a.pending > 0 {
 		a.pending--
+	}
+	if a.forgotten {
+		if a.pending == 0 {
+			p.arms.del(arm)
+		}
+		return
 	}
 	if o.Canceled {
 		return
@@ -185,6 +195,9 @@ func (p *PeakEWMA) Report(now time.Time, dst []ArmReport) []ArmReport {
 	defer p.mu.Unlock()
 	t := p.start(now)
 	for id, a := range p.arms.all() {
+		if a.forgotten {
+			continue
+		}
 		cost := a.cost * decay(t-a.stamp, p.tau)
 		n, f := a.succ.at(t, float64(defaultSuccessDecay))
 		dst = append(dst, ArmReport{
@@ -199,7 +212,21 @@ func (p *PeakEWMA) Report(now time.Time, dst []ArmReport) []ArmReport {
 	return dst
 }
 
+// Forget drops what the policy knows of arm (see Forgetter).
+func (p *PeakEWMA) Forget(arm int) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch a := p.arms.get(arm); {
+	case a == nil:
+	case a.pending == 0:
+		p.arms.del(arm)
+	default:
+		a.forgotten = true
+	}
+}
+
 var (
-	_ Bandit   = (*PeakEWMA)(nil)
-	_ Reporter = (*PeakEWMA)(nil)
+	_ Bandit    = (*PeakEWMA)(nil)
+	_ Reporter  = (*PeakEWMA)(nil)
+	_ Forgetter = (*PeakEWMA)(nil)
 )

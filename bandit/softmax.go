@@ -122,7 +122,11 @@ func (p *Softmax) Report(now time.Time, dst []ArmReport) []ArmReport {
 	return p.c.reportCost(p, now, dst)
 }
 
+// Forget drops what the policy knows of arm (see Forgetter).
+func (p *Softmax) Forget(arm int) { p.c.forget(arm) }
+
 var (
-	_ Bandit   = (*Softmax)(nil)
-	_ Reporter = (*Softmax)(nil)
+	_ Bandit    = (*Softmax)(nil)
+	_ Reporter  = (*Softmax)(nil)
+	_ Forgetter = (*Softmax)(nil)
 )

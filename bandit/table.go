@@ -47,6 +47,21 @@ func (t *table[T]) put(arm int, rec *T) {
 	t.sparse[arm] = rec
 }
 
+// del removes the record of arm, if there is one.
+func (t *table[T]) del(arm int) {
+	if uint(arm) < uint(len(t.dense)) {
+		if t.dense[arm] != nil {
+			t.dense[arm] = nil
+			t.n--
+		}
+		return
+	}
+	if _, ok := t.sparse[arm]; ok {
+		delete(t.sparse, arm)
+		t.n--
+	}
+}
+
 // each yields every arm and its record, in no particular order.
 func (t *table[T]) each() iter.Seq2[int, *T] {
 	return func(yield func(int, *T) bool) {

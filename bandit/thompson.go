@@ -183,7 +183,11 @@ func gammaSample(r *rand.Rand, a float64) float64 {
 	}
 }
 
+// Forget drops what the policy knows of arm (see Forgetter).
+func (p *ThompsonSampling) Forget(arm int) { p.c.forget(arm) }
+
 var (
-	_ Bandit   = (*ThompsonSampling)(nil)
-	_ Reporter = (*ThompsonSampling)(nil)
+	_ Bandit    = (*ThompsonSampling)(nil)
+	_ Reporter  = (*ThompsonSampling)(nil)
+	_ Forgetter = (*ThompsonSampling)(nil)
 )

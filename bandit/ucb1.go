@@ -121,7 +121,11 @@ func (p *UCB1) Report(now time.Time, dst []ArmReport) []ArmReport {
 	return c.report(t, dst, func(a *arm) float64 { return p.score(a, t, logN, typical) }, nil)
 }
 
+// Forget drops what the policy knows of arm (see Forgetter).
+func (p *UCB1) Forget(arm int) { p.c.forget(arm) }
+
 var (
-	_ Bandit   = (*UCB1)(nil)
-	_ Reporter = (*UCB1)(nil)
+	_ Bandit    = (*UCB1)(nil)
+	_ Reporter  = (*UCB1)(nil)
+	_ Forgetter = (*UCB1)(nil)
 )

@@ -48,16 +48,38 @@ func TestBanditPickDoneAllocs(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	p := b.(lb.Factory).NewBuilder().Build(newBackends(t, equalWeights(100)...))
-	o := lb.Outcome{Latency: time.Millisecond, Status: 200}
-	allocs := testing.AllocsPerRun(1000, func() {
-		res, err := p.Pick(lb.Request{})
+	bb := b.(lb.Factory).NewBuilder().(*lb.BanditBuilder)
+	bs := newBackends(t, equalWeights(100)...)
+	pickDone := func(what string, p lb.Picker) {
+		o := lb.Outcome{Latency: time.Millisecond, Status: 200}
+		allocs := testing.AllocsPerRun(1000, func() {
+			res, err := p.Pick(lb.Request{})
+			if err != nil {
+				t.Fatal(err)
+			}
+			res.Done(res.Backend, o)
+		})
+		if allocs != 0 {
+			t.Errorf("%s: AllocsPerRun(Pick+Done) = %v, want 0", what, allocs)
+		}
+	}
+	pickDone("dense arm ids", bb.Build(bs))
+	// Addresses that came and went leave the arm ids sparse.
+	fresh := func(port int) *lb.Backend {
+		b, err := lb.NewBackend(fmt.Sprintf("127.0.0.2:%d", port), lb.BackendConfig{})
 		if err != nil {
 			t.Fatal(err)
 		}
-		res.Done(res.Backend, o)
-	})
-	if allocs != 0 {
-		t.Errorf("AllocsPerRun(Pick+Done) = %v, want 0", allocs)
+		return b
 	}
+	for i := range 1000 {
+		old := fresh(10000 + i)
+		bb.Build([]*lb.Backend{old})
+		bb.Forget(old.Addr())
+	}
+	joined := bs[:50:50]
+	for i := range 50 {
+		joined = append(joined, fresh(20000+i))
+	}
+	pickDone("sparse arm ids", bb.Build(joined))
 }

@@ -48,9 +48,12 @@ func (a aiPredictive) Build(backends []*Backend) Picker { return a.NewBuilder().
 // membership changes (Pool.SetBackends: an address that stays keeps its
 // arm, even if its Backend is replaced, and a new address gets a new arm)
 // and, when the proxy keeps the BanditBuilder across a reload, reloads.
-// Ids are never reused: an address that leaves keeps its id, and finds
-// what the policy learned if it comes back; meanwhile Report goes on
-// listing it.
+// When an address leaves its Pool (Forget), the Builder drops its id and,
+// if the policy is a bandit.Forgetter, the policy drops what it learned:
+// with discovery, addresses come and go, and what is kept of them must
+// not grow with every address ever seen. An address that comes back
+// later gets a new id and starts afresh. Ids are never reused, so a late
+// outcome of a forgotten arm never lands on another backend.
 //
 // Use one BanditBuilder per pool. It is safe for concurrent use and must
 // not be copied. Pick and Done allocate nothing beyond what the policy
@@ -68,6 +71,19 @@ type BanditBuilder struct {
 // NewBandit returns a Builder over policy.
 func NewBandit(policy bandit.Bandit) *BanditBuilder {
 	return &BanditBuilder{policy: policy, ids: make(map[string]int)}
+}
+
+// Forget drops addr's arm id, and what the policy learned of it if the
+// policy is a bandit.Forgetter; see the type's documentation. Pool calls
+// it when addr leaves.
+func (bb *BanditBuilder) Forget(addr string) {
+	bb.mu.Lock()
+	id, ok := bb.ids[addr]
+	delete(bb.ids, addr)
+	bb.mu.Unlock()
+	if f, isF := bb.policy.(bandit.Forgetter); ok && isF {
+		f.Forget(id)
+	}
 }
 
 // Policy returns the policy the Builder hands choices to.
@@ -111,9 +127,18 @@ func (bb *BanditBuilder) Build(backends []*Backend) Picker {
 		p.armOf[b] = id
 		maxID = max(maxID, id)
 	}
-	p.byArm = make([]*Backend, maxID+1)
-	for i, b := range backends {
-		p.byArm[p.arms[i]] = b
+	// Ids grow as addresses come and go: a slice indexed by id while they
+	// are dense enough, a map once they are not.
+	if maxID < 4*len(backends)+64 {
+		p.byArm = make([]*Backend, maxID+1)
+		for i, b := range backends {
+			p.byArm[p.arms[i]] = b
+		}
+	} else {
+		p.sparse = make(map[int]*Backend, len(backends))
+		for i, b := range backends {
+			p.sparse[p.arms[i]] = b
+		}
 	}
 	p.done = p.observe // bound once, so that Pick does not allocate
 	return p
@@ -128,14 +153,14 @@ func (bb *BanditBuilder) Report() (r []BackendReport, ok bool) {
 		return nil, false
 	}
 	bb.mu.Lock()
-	addrs := make([]string, bb.next)
+	addrs := make(map[int]string, len(bb.ids))
 	for a, id := range bb.ids {
 		addrs[id] = a
 	}
 	bb.mu.Unlock()
 	for _, ar := range rep.Report(bb.now(), nil) {
-		if ar.Arm < len(addrs) {
-			r = append(r, BackendReport{Addr: addrs[ar.Arm], ArmReport: ar})
+		if a, ok := addrs[ar.Arm]; ok {
+			r = append(r, BackendReport{Addr: a, ArmReport: ar})
 		}
 	}
 	return r, true
@@ -148,19 +173,26 @@ type BackendReport struct {
 }
 
 type banditPicker struct {
-	bb    *BanditBuilder
-	arms  []int            // candidate arm ids, in backend order
-	byArm []*Backend       // backend by arm id (nil for ids not usable now)
-	armOf map[*Backend]int // arm id by backend, for Done
-	done  func(*Backend, Outcome)
+	bb     *BanditBuilder
+	arms   []int            // candidate arm ids, in backend order
+	byArm  []*Backend       // backend by arm id (nil for ids not usable now)
+	sparse map[int]*Backend // instead of byArm, when ids are sparse
+	armOf  map[*Backend]int // arm id by backend, for Done
+	done   func(*Backend, Outcome)
 }
 
 func (p *banditPicker) Pick(Request) (Result, error) {
 	arm := p.bb.policy.Choose(p.arms, p.bb.now())
-	if arm < 0 || arm >= len(p.byArm) || p.byArm[arm] == nil {
+	var b *Backend
+	if p.sparse != nil {
+		b = p.sparse[arm]
+	} else if arm >= 0 && arm < len(p.byArm) {
+		b = p.byArm[arm]
+	}
+	if b == nil {
 		return Result{}, fmt.Errorf("%w: policy chose arm %d, not a candidate", ErrPolicy, arm)
 	}
-	return Result{Backend: p.byArm[arm], Done: p.done}, nil
+	return Result{Backend: b, Done: p.done}, nil
 }
 
 // observe is the Done of every Result: it reports o to the policy.

@@ -2,6 +2,7 @@ package lb_test
 
 import (
 	"errors"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -174,9 +175,9 @@ func mustSet(t *testing.T, pool *lb.Pool, bs ...*lb.Backend) {
 
 // TestBanditSetBackends checks that arm ids follow addresses through
 // membership changes: an address that stays keeps its arm (even when its
-// Backend is replaced), a new one gets a new arm, one that comes back its
-// old arm; and that a request in flight on a backend that left still
-// reaches the policy.
+// Backend is replaced), a new one gets a new arm, and so does one that
+// comes back after it left (its old arm was forgotten); and that a request
+// in flight on a backend that left still reaches the policy.
 func TestBanditSetBackends(t *testing.T) {
 	p := &scripted{pick: 1}
 	a, b := mustBackend(t, "127.0.0.1:8001", 1), mustBackend(t, "127.0.0.1:8002", 1)
@@ -197,12 +198,41 @@ func TestBanditSetBackends(t *testing.T) {
 	mustSet(t, pool, append(pool.Backends(), mustBackend(t, "127.0.0.1:8002", 1))...) // b back
 	mustPick(t, pool)
 
-	want := [][]int{{0, 1}, {0, 2}, {0, 2}, {0, 2, 1}}
+	want := [][]int{{0, 1}, {0, 2}, {0, 2}, {0, 2, 3}}
 	if !slices.EqualFunc(p.candidates, want, slices.Equal) {
 		t.Errorf("candidates = %v, want %v", p.candidates, want)
 	}
 	if got := p.observed[1]; len(got) != 1 || got[0] != (bandit.Outcome{Latency: time.Millisecond}) {
 		t.Errorf("observed for the arm of the backend that left = %+v, want its one outcome", got)
+	}
+}
+
+// TestBanditForgetsLeftAddresses: with addresses churning through a pool,
+// as discovery makes them, the default policy keeps records only for the
+// members, while an address that stays keeps what was learned of it.
+func TestBanditForgetsLeftAddresses(t *testing.T) {
+	f, err := lb.Lookup(lb.AIPredictiveName)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bb := f.(lb.Factory).NewBuilder().(*lb.BanditBuilder)
+	stay := mustBackend(t, "127.0.0.1:9000", 1)
+	pool := newPoolOver(t, bb, stay)
+	for i := range 2000 {
+		mustSet(t, pool, stay, mustBackend(t, fmt.Sprintf("127.0.0.%d:%d", 2+i%200, 10000+i), 1))
+		for range 3 {
+			res := mustPick(t, pool)
+			res.Done(res.Backend, lb.Outcome{Latency: time.Millisecond, Status: 200})
+		}
+	}
+	r, ok := bb.Report()
+	if !ok || len(r) != 2 {
+		t.Fatalf("Report() lists %d backends, want the 2 members: %+v", len(r), r)
+	}
+	for _, br := range r {
+		if br.Addr == stay.Addr() && br.Chosen < 2000 {
+			t.Errorf("%s chosen %d times in the report, want its whole history (at least 2000 of 6000)", br.Addr, br.Chosen)
+		}
 	}
 }
 

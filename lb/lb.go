@@ -81,6 +81,16 @@ type Builder interface {
 	Build(backends []*Backend) Picker
 }
 
+// Forgetter is implemented by Builders that keep state per backend
+// address beyond the Pickers they build, as BanditBuilder does: the Pool
+// calls Forget with each address that leaves it (Pool.SetBackends), so
+// that backends coming and going, as discovery finds them, do not grow
+// that state without bound. A backend replaced at the same address, a
+// backend marked down and a reload forget nothing.
+type Forgetter interface {
+	Forget(addr string)
+}
+
 // BuilderFunc adapts a function to a Builder.
 type BuilderFunc func(backends []*Backend) Picker
 

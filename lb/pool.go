@@ -321,10 +321,14 @@ func (p *Pool) SetBackends(bs []*Backend) (joined, left []*Backend, err error) {
 	p.backends.Store(&members)
 	p.rebuildLocked()
 
+	f, _ := p.builder.(Forgetter)
 	for _, old := range left {
 		p.event(Event{Kind: Left, Backend: old})
 		if next[old.addr] == nil {
 			p.logger.Info("backend left", "pool", p.name, "backend", old.addr, "in_flight", old.InFlight())
+			if f != nil {
+				f.Forget(old.addr)
+			}
 		}
 	}
 	for _, b := range joined {
