@@ -122,3 +122,68 @@ func TestEngineRefusalReachesWriteFirstClient(t *testing.T) {
 		conn.Close()
 	}
 }
+
+// TestEngineClientAbortCancelsBackend: a client that leaves while the
+// backend has not answered (a long poll) ends the backend's request
+// within about clientCheckEvery, as nginx does, and is logged as 499.
+func TestEngineClientAbortCancelsBackend(t *testing.T) {
+	checkNoLeaks(t)
+	canceled := make(chan time.Duration, 1)
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		start := time.Now()
+		select {
+		case <-r.Context().Done():
+			canceled <- time.Since(start)
+		case <-time.After(5 * time.Second):
+			fmt.Fprint(w, "late")
+		}
+	}))
+	t.Cleanup(be.Close)
+	logger, sink := newLogger()
+	url, _ := startProxy(t, phalanx.WithLogger(logger), phalanx.WithHTTP1Engine(phalanx.EnginePhalanx),
+		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: hostOf(be)}}}))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	require.NoError(t, err)
+	io.WriteString(conn, "GET /poll HTTP/1.1\r\nHost: a\r\n\r\n")
+	time.Sleep(100 * time.Millisecond)
+	conn.Close()
+	select {
+	case d := <-canceled:
+		require.Less(t, d, 3*time.Second)
+	case <-time.After(4 * time.Second):
+		t.Fatal("the backend's request went on after the client left")
+	}
+	eventually(t, 2*time.Second, "a 499 log line", func() bool {
+		return len(sink.lines("status=499", "/poll")) == 1
+	})
+}
+
+// TestEngineLongPollPipelined: the check that the client is still there
+// keeps a pipelined request it reads, which is answered next.
+func TestEngineLongPollPipelined(t *testing.T) {
+	checkNoLeaks(t)
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/poll" {
+			time.Sleep(1500 * time.Millisecond)
+		}
+		fmt.Fprint(w, r.URL.Path)
+	}))
+	t.Cleanup(be.Close)
+	url, _ := startProxy(t, phalanx.WithLogger(discard()), phalanx.WithHTTP1Engine(phalanx.EnginePhalanx),
+		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: hostOf(be)}}}))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(conn, "GET /poll HTTP/1.1\r\nHost: a\r\n\r\n")
+	time.Sleep(1200 * time.Millisecond) // past the first check
+	io.WriteString(conn, "GET /next HTTP/1.1\r\nHost: a\r\n\r\n")
+	br := bufio.NewReader(conn)
+	for _, want := range []string{"/poll", "/next"} {
+		res, err := http.ReadResponse(br, nil)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		require.Equal(t, want, string(b))
+	}
+}

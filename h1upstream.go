@@ -154,7 +154,12 @@ var (
 // nothing about the backend.
 type clientError struct{ err error }
 
-func (e *clientError) Error() string { return "reading the request body: " + e.err.Error() }
+func (e *clientError) Error() string {
+	if e.err == errClientGone {
+		return e.err.Error()
+	}
+	return "reading the request body: " + e.err.Error()
+}
 func (e *clientError) Unwrap() error { return e.err }
 
 // body is the request body still to send: prefix (already read), then
@@ -396,8 +401,47 @@ func (hc *h1Conn) roundTrip(x *exchange, uc *upConn, head []byte, bd *body) erro
 			return nil
 		}
 	}
-	uc.setReadDeadline(capDeadline(time.Now().Add(t.UpstreamHeader), x.deadline))
-	return uc.readHead(x.head)
+	return hc.awaitHead(x, uc, capDeadline(time.Now().Add(t.UpstreamHeader), x.deadline))
+}
+
+// clientCheckEvery is how often a wait for a response head checks that
+// the client is still connected.
+const clientCheckEvery = time.Second
+
+// errClientGone ends a request whose client closed its connection while
+// the backend had not answered yet.
+var errClientGone = errors.New("the client closed the connection before the backend answered")
+
+// awaitHead reads the response head from uc by hard, the header
+// deadline. A wait that lasts (a long poll, a slow backend) checks every
+// clientCheckEvery that the client is still connected: if it closed its
+// connection, the wait ends with errClientGone (a client error), and the
+// backend's request with it, since its connection is then closed. nginx
+// does the same unless proxy_ignore_client_abort is on.
+func (hc *h1Conn) awaitHead(x *exchange, uc *upConn, hard time.Time) error {
+	for {
+		uc.setReadDeadline(capDeadline(time.Now().Add(clientCheckEvery), hard))
+		err := uc.readHead(x.head)
+		if err == nil || !isTimeout(err) || !time.Now().Before(hard) {
+			return err
+		}
+		if hc.clientGone() {
+			return &clientError{errClientGone}
+		}
+	}
+}
+
+// clientGone reports whether the client has closed its connection,
+// waiting a millisecond at most. Bytes that arrive (a pipelined request)
+// stay in the read buffer for later; while some are buffered, it cannot
+// tell and reports false.
+func (hc *h1Conn) clientGone() bool {
+	if hc.br.Buffered() > 0 {
+		return false
+	}
+	hc.setReadDeadline(time.Now().Add(time.Millisecond))
+	_, err := hc.br.Peek(1)
+	return err != nil && !isTimeout(err)
 }
 
 // earlyAnswerWait bounds the wait for the answer of a backend that stopped
@@ -703,9 +747,14 @@ func (hc *h1Conn) proxyError(x *exchange, err error) {
 	case errors.Is(err, errBodyTooLarge):
 		status = http.StatusRequestEntityTooLarge
 	case errors.As(err, &ce):
-		status = statusClientClosed
-		if h1.Status(ce.err) != 0 {
+		var he *h1.Error
+		switch {
+		case errors.As(ce.err, &he):
 			status = h1.Status(ce.err) // malformed chunked framing
+		case isTimeout(ce.err):
+			status = http.StatusRequestTimeout // the body stalled
+		default:
+			status = statusClientClosed // cut short, or the client left
 		}
 	case isTimeout(err):
 		status = http.StatusGatewayTimeout
