@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"strings"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -186,4 +187,27 @@ func TestEngineLongPollPipelined(t *testing.T) {
 		res.Body.Close()
 		require.Equal(t, want, string(b))
 	}
+}
+
+// TestEngineStalledBody: a request body that stops arriving gets 408 once
+// the client idle timeout passes, as nginx's client_body_timeout does;
+// the backend never sees a partial request.
+func TestEngineStalledBody(t *testing.T) {
+	checkNoLeaks(t)
+	var reached atomic.Int32
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))
+	t.Cleanup(be.Close)
+	url, _ := startProxy(t, phalanx.WithLogger(discard()), phalanx.WithHTTP1Engine(phalanx.EnginePhalanx),
+		phalanx.WithTimeouts(phalanx.Timeouts{ClientIdle: 300 * time.Millisecond}),
+		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: hostOf(be)}}}))
+	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	require.NoError(t, err)
+	defer conn.Close()
+	conn.SetDeadline(time.Now().Add(5 * time.Second))
+	io.WriteString(conn, "POST / HTTP/1.1\r\nHost: a\r\nContent-Length: 100\r\n\r\n0123456789")
+	res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusRequestTimeout, res.StatusCode)
+	require.Zero(t, reached.Load())
 }
