@@ -318,3 +318,31 @@ func TestEngineShutdownClosesIdle(t *testing.T) {
 	require.NoError(t, <-shut)
 	require.ErrorIs(t, <-done, phalanx.ErrServerClosed)
 }
+
+// TestEngineRelaysTrailers: the trailer of a chunked response reaches an
+// HTTP/1.1 client on both engines, announced as the backend announced it.
+// Phalanx's engine also drops the fields a trailer must not carry, which
+// net/http's ReverseProxy forwards.
+func TestEngineRelaysTrailers(t *testing.T) {
+	checkNoLeaks(t)
+	be := scriptedBackend(t, map[string]string{
+		"/sum": "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\nTrailer: X-Checksum\r\n\r\n" +
+			"5\r\nhello\r\n0\r\nX-Checksum: abc\r\nContent-Length: 99\r\n\r\n",
+	})
+	for _, engine := range []phalanx.HTTP1Engine{phalanx.EnginePhalanx, phalanx.EngineNetHTTP} {
+		t.Run(string(engine), func(t *testing.T) {
+			url, _ := startProxy(t, phalanx.WithLogger(discard()), phalanx.WithHTTP1Engine(engine),
+				phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: be}}}))
+			res, err := client(t).Get(url + "/sum")
+			require.NoError(t, err)
+			b, err := io.ReadAll(res.Body)
+			res.Body.Close()
+			require.NoError(t, err)
+			require.Equal(t, "hello", string(b))
+			require.Equal(t, "abc", res.Trailer.Get("X-Checksum"))
+			if engine == phalanx.EnginePhalanx {
+				require.Empty(t, res.Trailer.Values("Content-Length"))
+			}
+		})
+	}
+}

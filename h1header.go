@@ -175,6 +175,33 @@ func (hc *h1Conn) appendUpstreamHead(b []byte, x *exchange, rt *route) []byte {
 	return b
 }
 
+// notTrailers are fields a trailer section must not carry (RFC 9110,
+// section 6.5.1), besides the hop-by-hop ones: framing, content format,
+// routing, authentication, request modifiers and response controls,
+// which a recipient must have before the content. They are dropped from
+// a trailer relayed.
+var notTrailers = []string{"content-length", "content-encoding", "content-type", "content-range",
+	"host", "authorization", "www-authenticate", "cache-control", "expect", "max-forwards", "pragma",
+	"range", "set-cookie"}
+
+// appendLastChunk ends a chunked body sent to the client: the last chunk,
+// then the fields of the backend's trailer section (raw lines from
+// h1.ChunkedReader.Trailer, each checked as a header field) less the
+// hop-by-hop ones and those a trailer must not carry.
+func appendLastChunk(b, trailer []byte) []byte {
+	b = append(b, "0\r\n"...)
+	for len(trailer) > 0 {
+		end := bytes.Index(trailer, crlf) + 2
+		line := trailer[:end]
+		trailer = trailer[end:]
+		name := line[:max(bytes.IndexByte(line, ':'), 0)]
+		if !isAny(name, hopByHop) && !isAny(name, notTrailers) {
+			b = append(b, line...)
+		}
+	}
+	return append(b, "\r\n"...)
+}
+
 // appendResponseHead appends the head of the response as sent to the
 // client. noBody: the response has none; chunk: its body is sent chunked.
 func (hc *h1Conn) appendResponseHead(b []byte, x *exchange, r *h1.Response, rt *route, noBody, chunk bool) []byte {
@@ -187,8 +214,12 @@ func (hc *h1Conn) appendResponseHead(b []byte, x *exchange, r *h1.Response, rt *
 		b = append(b, http.StatusText(r.Status)...)
 	}
 	b = append(b, "\r\n"...)
+	// Trailer announces fields after a chunked body: it goes on when the
+	// body goes on chunked, with its trailer (see appendLastChunk).
+	keepTrailer := chunk && r.Chunked
 	for _, h := range r.Headers {
-		if !forwardable(r.Headers, h.Name, replacedResponse, rt.AddResponseHeaders) {
+		if !forwardable(r.Headers, h.Name, replacedResponse, rt.AddResponseHeaders) &&
+			!(keepTrailer && equalFoldASCII(h.Name, "trailer") && !listed(r.Headers, h.Name)) {
 			continue
 		}
 		b = appendRawField(b, h)

@@ -709,7 +709,11 @@ func (hc *h1Conn) copyBody(x *exchange, uc *upConn, src io.Reader, out *bytebuff
 		}
 	}
 	if chunk {
-		out.B = append(out.B, lastChunk...)
+		var trailer []byte
+		if src == &uc.cr {
+			trailer = uc.cr.Trailer()
+		}
+		out.B = appendLastChunk(out.B, trailer)
 	}
 	return false, nil // what is left in out is the caller's to write
 }

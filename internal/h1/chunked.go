@@ -31,8 +31,8 @@ const (
 // sender may not pad a body with extensions: as in net/http, each chunk
 // may spend 16 bytes plus twice its size on its size line and CRLF, and a
 // body whose overhead runs more than 16 KiB past that allowance is
-// ErrChunkExtension. Trailer fields are checked like header fields,
-// bounded by MaxTrailerBytes, and discarded.
+// ErrChunkExtension. Trailer fields are checked like header fields and
+// bounded by MaxTrailerBytes; Trailer returns them.
 //
 // Read never returns bytes of two chunks in one call, so a relay that
 // forwards the framing as it is can call Chunk after each Read. The zero
@@ -45,6 +45,9 @@ type ChunkedReader struct {
 	inData bool  // a chunk's data has started; its CRLF is still to come
 	excess int64 // overhead beyond the allowance, see maxExcess
 	err    error // sticky: io.EOF after the trailer section, or the error
+	// trailer holds the trailer fields read, each with its CRLF; its
+	// array is kept across Resets, and allocated only for a trailer.
+	trailer []byte
 }
 
 // NewChunkedReader returns a ChunkedReader reading from br.
@@ -56,7 +59,18 @@ func NewChunkedReader(br *bufio.Reader) *ChunkedReader {
 
 // Reset makes c read a new body from br.
 func (c *ChunkedReader) Reset(br *bufio.Reader) {
-	*c = ChunkedReader{br: br}
+	*c = ChunkedReader{br: br, trailer: c.trailer[:0]}
+}
+
+// Trailer returns the fields of the trailer section, as they were sent,
+// each ending in CRLF, once Read has returned io.EOF; empty if there were
+// none. Each field passed the checks of a header field. The bytes are
+// valid until the next Reset.
+func (c *ChunkedReader) Trailer() []byte {
+	if c.err != io.EOF {
+		return nil
+	}
+	return c.trailer
 }
 
 // Chunk returns the declared size of the chunk the last Read returned
@@ -226,5 +240,6 @@ func (c *ChunkedReader) readTrailer() error {
 			}
 			return ErrTrailer
 		}
+		c.trailer = append(append(c.trailer, line[:n]...), '\r', '\n')
 	}
 }

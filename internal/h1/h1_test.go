@@ -222,3 +222,25 @@ func TestChunkedRelay(t *testing.T) {
 		t.Errorf("relayed %q, want %q", out.String(), want)
 	}
 }
+
+// TestChunkedTrailer: Trailer returns the trailer fields once the body is
+// read, and nothing before, or for a body without any.
+func TestChunkedTrailer(t *testing.T) {
+	c := NewChunkedReader(bufio.NewReader(strings.NewReader("3\r\nhel\r\n0\r\nX-Sum: 1\r\nX-B:2\r\n\r\n")))
+	if tr := c.Trailer(); tr != nil {
+		t.Errorf("Trailer() before the end = %q, want nil", tr)
+	}
+	if b, err := io.ReadAll(c); err != nil || string(b) != "hel" {
+		t.Fatalf("ReadAll = %q, %v", b, err)
+	}
+	if tr := string(c.Trailer()); tr != "X-Sum: 1\r\nX-B:2\r\n" {
+		t.Errorf("Trailer() = %q", tr)
+	}
+	c.Reset(bufio.NewReader(strings.NewReader("2\r\nlo\r\n0\r\n\r\n")))
+	if b, err := io.ReadAll(c); err != nil || string(b) != "lo" {
+		t.Fatalf("ReadAll = %q, %v", b, err)
+	}
+	if tr := c.Trailer(); len(tr) != 0 {
+		t.Errorf("Trailer() of a body without one = %q, want none", tr)
+	}
+}
