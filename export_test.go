@@ -1,6 +1,9 @@
 package phalanx
 
-import "os"
+import (
+	"os"
+	"time"
+)
 
 // PHALANX_TEST_HTTP1_ENGINE=net/http runs the package's tests with the
 // net/http engine as the default, so the same suite covers both engines
@@ -17,3 +20,10 @@ func Handoffs(s *Server) int64 { return s.fast.handoffs.Load() }
 
 // DefaultEngine returns the engine a Server gets without WithHTTP1Engine.
 func DefaultEngine() HTTP1Engine { return defaultEngine }
+
+// SetIdleRelease sets how long an idle connection keeps its read buffer,
+// for a test, and returns what restores it.
+func SetIdleRelease(d time.Duration) (restore func()) {
+	old := idleRelease.Swap(int64(d))
+	return func() { idleRelease.Store(old) }
+}

@@ -2,6 +2,8 @@ package phalanx_test
 
 import (
 	"bufio"
+	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"net"
@@ -210,4 +212,84 @@ func TestEngineStalledBody(t *testing.T) {
 	res.Body.Close()
 	require.Equal(t, http.StatusRequestTimeout, res.StatusCode)
 	require.Zero(t, reached.Load())
+}
+
+// TestEngineIdleRelease: a keep-alive connection idle past the time after
+// which it gives its read buffer back (shortened to 200ms here) goes on
+// serving, in clear text and over TLS, with pipelined requests; and the
+// idle timeout and Shutdown still end it.
+func TestEngineIdleRelease(t *testing.T) {
+	checkNoLeaks(t)
+	t.Cleanup(phalanx.SetIdleRelease(200 * time.Millisecond))
+	be := namedBackend(t, "ok")
+	ca := newTestCA(t)
+	cert, key := ca.issue(t, t.TempDir(), "a", "127.0.0.1")
+	srv, err := phalanx.New(phalanx.WithLogger(discard()), phalanx.WithHTTP1Engine(phalanx.EnginePhalanx),
+		phalanx.WithCertificate(cert, key),
+		phalanx.WithTimeouts(phalanx.Timeouts{ClientIdle: time.Second}),
+		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: hostOf(be)}}}))
+	require.NoError(t, err)
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	require.NoError(t, err)
+	done := make(chan error, 1)
+	go func() { done <- srv.Serve(l) }()
+	defer func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Shutdown(ctx)
+		<-done
+	}()
+	dial := func(useTLS bool) net.Conn {
+		c, err := net.Dial("tcp", l.Addr().String())
+		require.NoError(t, err)
+		if useTLS {
+			tc := tls.Client(c, &tls.Config{RootCAs: ca.pool, ServerName: "127.0.0.1", NextProtos: []string{"http/1.1"}})
+			require.NoError(t, tc.Handshake())
+			c = tc
+		}
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		return c
+	}
+	for _, useTLS := range []bool{false, true} {
+		c := dial(useTLS)
+		br := bufio.NewReader(c)
+		for i := range 3 {
+			if i > 0 {
+				time.Sleep(300 * time.Millisecond) // past idleRelease
+			}
+			// Two pipelined requests in one write.
+			io.WriteString(c, "GET /a HTTP/1.1\r\nHost: a\r\n\r\nGET /b HTTP/1.1\r\nHost: a\r\n\r\n")
+			for range 2 {
+				res, err := http.ReadResponse(br, nil)
+				require.NoError(t, err, "tls %v, round %d", useTLS, i)
+				b, _ := io.ReadAll(res.Body)
+				res.Body.Close()
+				require.Equal(t, "ok", string(b))
+			}
+		}
+		// The idle timeout (1s) ends the connection, past idleRelease.
+		start := time.Now()
+		_, err := br.ReadByte()
+		require.Error(t, err, "tls %v", useTLS)
+		require.Less(t, time.Since(start), 3*time.Second)
+		require.Greater(t, time.Since(start), 700*time.Millisecond)
+		c.Close()
+	}
+	// Shutdown closes a connection waiting without its buffer at once.
+	c := dial(false)
+	defer c.Close()
+	br := bufio.NewReader(c)
+	io.WriteString(c, "GET / HTTP/1.1\r\nHost: a\r\n\r\n")
+	res, err := http.ReadResponse(br, nil)
+	require.NoError(t, err)
+	io.Copy(io.Discard, res.Body)
+	res.Body.Close()
+	time.Sleep(300 * time.Millisecond)
+	start := time.Now()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	require.NoError(t, srv.Shutdown(ctx))
+	require.Less(t, time.Since(start), time.Second)
+	_, err = br.ReadByte()
+	require.Error(t, err)
 }

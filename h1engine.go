@@ -13,9 +13,11 @@ import (
 	"net/netip"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/phalanx-lb/phalanx/internal/h1"
+	"github.com/phalanx-lb/phalanx/sniff"
 )
 
 // h1engine.go: phalanx's own HTTP/1.1 engine (EnginePhalanx), the
@@ -76,26 +78,9 @@ func (e *h1Engine) serveConn(c net.Conn, tlsConf *tls.Config, handoff *handoffLi
 	proto.active.Inc()
 	var state *tls.ConnectionState
 	if tlsConf != nil {
-		tc := tls.Server(c, tlsConf)
-		ctx, cancel := context.WithTimeout(context.Background(), s.cfg.timeouts.ClientHeader)
-		err := tc.HandshakeContext(ctx)
-		cancel()
-		if err != nil {
-			m.tlsHandshakes.WithLabelValues("failed").Inc()
-			proto.active.Dec()
-			tc.Close()
+		if c, state = e.handshake(c, tlsConf, handoff, proto); c == nil {
 			return
 		}
-		m.tlsHandshakes.WithLabelValues("ok").Inc()
-		cs := tc.ConnectionState()
-		if cs.NegotiatedProtocol == "h2" {
-			m.tlsActive.Store(tc, struct{}{}) // its handshake is counted
-			m.handed.Store(tc, struct{}{})
-			e.handoffs.Add(1)
-			handoff.hand(tc)
-			return
-		}
-		c, state = tc, &cs
 	}
 	hc := &h1Conn{e: e, s: s, c: c, tls: state, peer: peerAddr(c.RemoteAddr().String())}
 	hc.peerStr = hc.peer.String()
@@ -119,6 +104,36 @@ func (e *h1Engine) serveConn(c net.Conn, tlsConf *tls.Config, handoff *handoffLi
 	clientReaders.put(hc.br)
 	proto.active.Dec()
 	c.Close()
+}
+
+// handshake runs the TLS handshake on c. It returns the TLS connection
+// and its state for the engine to serve, or nil when it is done with c:
+// the handshake failed, or the client chose h2 and c went to net/http.
+// It is a function of its own so that its locals (a ConnectionState is
+// large) stay out of the frame that every idle connection keeps on its
+// stack.
+func (e *h1Engine) handshake(c net.Conn, tlsConf *tls.Config, handoff *handoffListener, proto connSeries) (net.Conn, *tls.ConnectionState) {
+	m := e.s.metrics
+	tc := tls.Server(c, tlsConf)
+	ctx, cancel := context.WithTimeout(context.Background(), e.s.cfg.timeouts.ClientHeader)
+	err := tc.HandshakeContext(ctx)
+	cancel()
+	if err != nil {
+		m.tlsHandshakes.WithLabelValues("failed").Inc()
+		proto.active.Dec()
+		tc.Close()
+		return nil, nil
+	}
+	m.tlsHandshakes.WithLabelValues("ok").Inc()
+	cs := tc.ConnectionState()
+	if cs.NegotiatedProtocol == "h2" {
+		m.tlsActive.Store(tc, struct{}{}) // its handshake is counted
+		m.handed.Store(tc, struct{}{})
+		e.handoffs.Add(1)
+		handoff.hand(tc)
+		return nil, nil
+	}
+	return tc, &cs
 }
 
 // add registers hc, unless the engine is closing.
@@ -289,7 +304,8 @@ type h1Conn struct {
 	peer    netip.Addr
 	peerStr string
 	br      *bufio.Reader
-	big     bool // br is a one-off reader of maxHeaderBytes
+	big     bool            // br is a one-off reader of maxHeaderBytes
+	raw     syscall.RawConn // c's descriptor access, once rawConn needed it
 	req     h1.Request
 	state   atomic.Int32
 	served  int // requests served on this connection
@@ -339,6 +355,73 @@ func (hc *h1Conn) serve() net.Conn {
 		}
 		hc.shrink()
 	}
+}
+
+// idleRelease is how long a connection waiting for a request keeps its
+// read buffer, in nanoseconds; see waitIdle. Tests shorten it.
+var idleRelease atomic.Int64
+
+func init() { idleRelease.Store(int64(time.Second)) }
+
+// waitIdle waits until the client sends a byte, up to end. The first
+// idleRelease of the wait keeps the read buffer, so a busy keep-alive
+// connection reads its next request as usual. A connection idle for
+// longer gives its buffer back to the pool and waits without one (on a
+// plain TCP connection, where waitReadable can), taking a buffer again
+// when bytes arrive: an idle keep-alive connection then costs no buffer,
+// only its goroutine and its state. It reports whether bytes arrived.
+func (hc *h1Conn) waitIdle(end time.Time) bool {
+	hc.setReadDeadline(capDeadline(time.Now().Add(time.Duration(idleRelease.Load())), end))
+	_, err := hc.br.Peek(1)
+	if err == nil {
+		return true
+	}
+	if !isTimeout(err) || !time.Now().Before(end) {
+		return false
+	}
+	hc.setReadDeadline(end)
+	if rc := hc.rawConn(); rc != nil && !hc.big {
+		// The last request's head and body reader point into the buffer.
+		hc.req.Forget()
+		hc.cr.Reset(nil)
+		clientReaders.put(hc.br)
+		hc.br = nil
+		ok := waitReadable(rc)
+		hc.br = clientReaders.get(hc.c)
+		if !ok {
+			return false
+		}
+	}
+	_, err = hc.br.Peek(1)
+	return err == nil
+}
+
+// rawConn returns the connection's descriptor access for waitReadable, or
+// nil where waiting without a buffer is not possible: a TLS connection
+// (it may hold bytes it read already) or another platform.
+func (hc *h1Conn) rawConn() syscall.RawConn {
+	if !canWaitUnbuffered || hc.tls != nil {
+		return nil
+	}
+	if hc.raw == nil {
+		c := hc.c
+		if sn, ok := c.(*sniff.Conn); ok {
+			if sn.Buffered() > 0 {
+				return nil // bytes to replay: not idle
+			}
+			c = sn.NetConn()
+		}
+		sc, ok := c.(syscall.Conn)
+		if !ok {
+			return nil
+		}
+		rc, err := sc.SyscallConn()
+		if err != nil {
+			return nil
+		}
+		hc.raw = rc
+	}
+	return hc.raw
 }
 
 // Lingering close, as nginx's lingering_close: how long a connection
@@ -391,8 +474,7 @@ func (hc *h1Conn) readHead() (int, error) {
 		if hc.served == 0 {
 			wait = t.ClientHeader
 		}
-		hc.setReadDeadline(time.Now().Add(wait))
-		if _, err := hc.br.Peek(1); err != nil {
+		if !hc.waitIdle(time.Now().Add(wait)) {
 			return 0, errQuiet
 		}
 	}

@@ -5,8 +5,10 @@ import (
 	"bytes"
 	"io"
 	"net"
+	"runtime"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/phalanx-lb/phalanx"
 	"github.com/phalanx-lb/phalanx/internal/redistest"
@@ -136,4 +138,55 @@ func startProxyB(b *testing.B, opts ...phalanx.Option) (string, *phalanx.Server)
 	go srv.Serve(l)
 	b.Cleanup(func() { srv.Close() })
 	return "http://" + l.Addr().String(), srv
+}
+
+// BenchmarkIdleConns measures what an idle keep-alive connection costs the
+// process: it opens b.N connections (at least 1000), sends one request on
+// each, leaves them idle past the time after which the engine gives back
+// their read buffer, collects garbage, and reports goroutine stack and
+// heap per connection, on each engine. The client side (one socket per
+// connection, no buffer kept) is in the heap figure too.
+func BenchmarkIdleConns(b *testing.B) {
+	be := helloBackend(b)
+	for _, engine := range []phalanx.HTTP1Engine{phalanx.EnginePhalanx, phalanx.EngineNetHTTP} {
+		b.Run(string(engine), func(b *testing.B) {
+			url, _ := startProxyB(b, phalanx.WithLogger(discard()), phalanx.WithHTTP1Engine(engine),
+				phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks,
+					Servers: []phalanx.UpstreamServer{{Addr: be}}}))
+			addr := strings.TrimPrefix(url, "http://")
+			n := max(b.N, 1000)
+			var before, after runtime.MemStats
+			runtime.GC()
+			runtime.ReadMemStats(&before)
+			conns := make([]net.Conn, 0, n)
+			defer func() {
+				for _, c := range conns {
+					c.Close()
+				}
+			}()
+			req := []byte("GET / HTTP/1.1\r\nHost: a\r\nUser-Agent: Mozilla/5.0\r\n\r\n")
+			for range n {
+				c, err := net.Dial("tcp", addr)
+				if err != nil {
+					b.Fatal(err)
+				}
+				conns = append(conns, c)
+				c.SetDeadline(time.Now().Add(10 * time.Second))
+				if _, err := c.Write(req); err != nil {
+					b.Fatal(err)
+				}
+				if err := readHello(bufio.NewReader(c)); err != nil {
+					b.Fatal(err)
+				}
+			}
+			time.Sleep(1500 * time.Millisecond) // past the engine's idle release
+			runtime.GC()
+			runtime.GC()
+			runtime.ReadMemStats(&after)
+			kib := func(a, b uint64) float64 { return (float64(a) - float64(b)) / float64(n) / 1024 }
+			b.ReportMetric(kib(after.StackInuse, before.StackInuse), "stack-KiB/conn")
+			b.ReportMetric(kib(after.HeapInuse, before.HeapInuse), "heap-KiB/conn")
+			b.ReportMetric(0, "ns/op")
+		})
+	}
 }

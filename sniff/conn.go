@@ -201,6 +201,17 @@ func (sc *Conn) CloseWrite() error {
 	return errNoCloseWrite
 }
 
+// Buffered returns how many bytes sc has left to replay before it reads
+// from the connection under it.
+func (sc *Conn) Buffered() int {
+	if sc.drained.Load() {
+		return 0
+	}
+	sc.mu.Lock()
+	defer sc.mu.Unlock()
+	return len(sc.buf)
+}
+
 // NetConn returns the connection under sc. Reading from it directly skips
 // the bytes sc has left to replay.
 func (sc *Conn) NetConn() net.Conn { return sc.c }

@@ -452,3 +452,26 @@ func TestConnCloseWriteUnsupported(t *testing.T) {
 		t.Errorf("CloseWrite() on a pipe = %v, want errors.ErrUnsupported", err)
 	}
 }
+
+// TestConnBuffered: Buffered counts the bytes left to replay, down to 0
+// once they are read.
+func TestConnBuffered(t *testing.T) {
+	a, b := net.Pipe()
+	defer a.Close()
+	defer b.Close()
+	c := NewConn(a, []byte("abc"))
+	if n := c.Buffered(); n != 3 {
+		t.Fatalf("Buffered() = %d, want 3", n)
+	}
+	p := make([]byte, 2)
+	if n, err := c.Read(p); n != 2 || err != nil {
+		t.Fatalf("Read = %d, %v", n, err)
+	}
+	if n := c.Buffered(); n != 1 {
+		t.Errorf("Buffered() after 2 bytes = %d, want 1", n)
+	}
+	c.Read(p)
+	if n := c.Buffered(); n != 0 {
+		t.Errorf("Buffered() after all = %d, want 0", n)
+	}
+}

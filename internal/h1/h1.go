@@ -103,6 +103,14 @@ type Request struct {
 	Upgrade bool
 }
 
+// Forget drops r's references to the bytes it was parsed from, keeping
+// the room in Headers, so that a connection waiting for its next request
+// does not keep its last read buffer alive.
+func (r *Request) Forget() {
+	clear(r.Headers[:cap(r.Headers)])
+	*r = Request{Headers: r.Headers[:0]}
+}
+
 // NewRequest returns a Request whose Headers can hold lim.MaxHeaders
 // fields, so that Parse never grows it.
 func NewRequest(lim Limits) *Request {

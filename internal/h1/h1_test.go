@@ -244,3 +244,26 @@ func TestChunkedTrailer(t *testing.T) {
 		t.Errorf("Trailer() of a body without one = %q, want none", tr)
 	}
 }
+
+// TestRequestForget: Forget leaves no reference to the parsed bytes, in
+// the fields or in the room Headers keeps, and Parse fills the Request
+// again.
+func TestRequestForget(t *testing.T) {
+	r := NewRequest(Limits{})
+	raw := []byte("GET /a?b HTTP/1.1\r\nHost: h\r\nX-A: 1\r\nX-B: 2\r\n\r\n")
+	if _, err := Parse(raw, r, Limits{}); err != nil {
+		t.Fatal(err)
+	}
+	r.Forget()
+	if r.Method != nil || r.Target != nil || r.Path != nil || r.RawQuery != nil || r.Host != nil || len(r.Headers) != 0 {
+		t.Errorf("after Forget: %+v", r)
+	}
+	for i, h := range r.Headers[:cap(r.Headers)] {
+		if h.Name != nil || h.Value != nil {
+			t.Fatalf("Headers[%d] beyond the length still holds %q: %q", i, h.Name, h.Value)
+		}
+	}
+	if _, err := Parse(raw, r, Limits{}); err != nil || string(r.Path) != "/a" || len(r.Headers) != 3 {
+		t.Errorf("Parse after Forget: %v, %+v", err, r)
+	}
+}
