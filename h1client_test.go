@@ -51,17 +51,26 @@ func upload(t *testing.T, addr string, size int) (int, string, error) {
 	return res.StatusCode, string(b), err
 }
 
+// engineProxy starts a Server on phalanx's engine in front of backend,
+// logging nowhere unless opts say otherwise, and returns its address.
+func engineProxy(t *testing.T, backend string, opts ...phalanx.Option) string {
+	t.Helper()
+	opts = append([]phalanx.Option{phalanx.WithLogger(discard()), phalanx.WithHTTP1Engine(phalanx.EnginePhalanx),
+		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: backend}}})},
+		opts...)
+	url, _ := startProxy(t, opts...)
+	return strings.TrimPrefix(url, "http://")
+}
+
 // TestEngineRefusalReachesUploader: a request refused before its body is
 // read gets its answer, though the client goes on sending the body; the
 // connection closes only once the client has had time to read it.
 func TestEngineRefusalReachesUploader(t *testing.T) {
 	checkNoLeaks(t)
 	be := namedBackend(t, "app")
-	url, _ := startProxy(t, phalanx.WithLogger(discard()), phalanx.WithHTTP1Engine(phalanx.EnginePhalanx),
-		phalanx.WithMaxBodyBytes(1<<10),
-		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: hostOf(be)}}}))
+	addr := engineProxy(t, hostOf(be), phalanx.WithMaxBodyBytes(1<<10))
 	for i := range 5 {
-		status, body, err := upload(t, strings.TrimPrefix(url, "http://"), 8<<20)
+		status, body, err := upload(t, addr, 8<<20)
 		require.NoError(t, err, "try %d", i)
 		require.Equal(t, http.StatusRequestEntityTooLarge, status, "try %d: %s", i, body)
 	}
@@ -81,9 +90,7 @@ func TestEngineRelaysEarlyAnswer(t *testing.T) {
 		fmt.Fprint(w, n)
 	}))
 	t.Cleanup(be.Close)
-	url, _ := startProxy(t, phalanx.WithLogger(discard()), phalanx.WithHTTP1Engine(phalanx.EnginePhalanx), phalanx.WithMaxBodyBytes(-1),
-		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: hostOf(be)}}}))
-	addr := strings.TrimPrefix(url, "http://")
+	addr := engineProxy(t, hostOf(be), phalanx.WithMaxBodyBytes(-1))
 	for i := range 5 {
 		status, body, err := upload(t, addr, 8<<20)
 		require.NoError(t, err, "try %d", i)
@@ -103,11 +110,9 @@ func TestEngineRelaysEarlyAnswer(t *testing.T) {
 func TestEngineRefusalReachesWriteFirstClient(t *testing.T) {
 	checkNoLeaks(t)
 	be := namedBackend(t, "app")
-	url, _ := startProxy(t, phalanx.WithLogger(discard()), phalanx.WithHTTP1Engine(phalanx.EnginePhalanx),
-		phalanx.WithMaxBodyBytes(1<<10),
-		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: hostOf(be)}}}))
+	addr := engineProxy(t, hostOf(be), phalanx.WithMaxBodyBytes(1<<10))
 	for range 3 {
-		conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+		conn, err := net.Dial("tcp", addr)
 		require.NoError(t, err)
 		conn.SetDeadline(time.Now().Add(5 * time.Second))
 		const size = 4 << 20
@@ -143,9 +148,8 @@ func TestEngineClientAbortCancelsBackend(t *testing.T) {
 	}))
 	t.Cleanup(be.Close)
 	logger, sink := newLogger()
-	url, _ := startProxy(t, phalanx.WithLogger(logger), phalanx.WithHTTP1Engine(phalanx.EnginePhalanx),
-		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: hostOf(be)}}}))
-	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	addr := engineProxy(t, hostOf(be), phalanx.WithLogger(logger))
+	conn, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	io.WriteString(conn, "GET /poll HTTP/1.1\r\nHost: a\r\n\r\n")
 	time.Sleep(100 * time.Millisecond)
@@ -172,9 +176,8 @@ func TestEngineLongPollPipelined(t *testing.T) {
 		fmt.Fprint(w, r.URL.Path)
 	}))
 	t.Cleanup(be.Close)
-	url, _ := startProxy(t, phalanx.WithLogger(discard()), phalanx.WithHTTP1Engine(phalanx.EnginePhalanx),
-		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: hostOf(be)}}}))
-	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	addr := engineProxy(t, hostOf(be))
+	conn, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
@@ -199,10 +202,8 @@ func TestEngineStalledBody(t *testing.T) {
 	var reached atomic.Int32
 	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { reached.Add(1) }))
 	t.Cleanup(be.Close)
-	url, _ := startProxy(t, phalanx.WithLogger(discard()), phalanx.WithHTTP1Engine(phalanx.EnginePhalanx),
-		phalanx.WithTimeouts(phalanx.Timeouts{ClientIdle: 300 * time.Millisecond}),
-		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: hostOf(be)}}}))
-	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	addr := engineProxy(t, hostOf(be), phalanx.WithTimeouts(phalanx.Timeouts{ClientIdle: 300 * time.Millisecond}))
+	conn, err := net.Dial("tcp", addr)
 	require.NoError(t, err)
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(5 * time.Second))
