@@ -346,3 +346,37 @@ func TestEngineRelaysTrailers(t *testing.T) {
 		})
 	}
 }
+
+// TestEngineForwardsRequestTrailers: the trailer of a chunked request body
+// reaches the backend, for a body read whole before a backend is chosen
+// and for one streamed, less the fields a trailer must not carry. (The
+// net/http engine forwards none: its ReverseProxy request has no
+// Trailer.)
+func TestEngineForwardsRequestTrailers(t *testing.T) {
+	checkNoLeaks(t)
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		n, _ := io.Copy(io.Discard, r.Body)
+		fmt.Fprintf(w, "%d %s %q", n, r.Trailer.Get("X-Sum"), r.Trailer.Get("Authorization"))
+	}))
+	t.Cleanup(be.Close)
+	addr := engineProxy(t, hostOf(be))
+	for _, size := range []int{0, 10, 100 << 10} {
+		conn, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		var req bytes.Buffer
+		req.WriteString("POST / HTTP/1.1\r\nHost: a\r\nTransfer-Encoding: chunked\r\nTrailer: X-Sum\r\n\r\n")
+		if size > 0 {
+			fmt.Fprintf(&req, "%x\r\n%s\r\n", size, strings.Repeat("x", size))
+		}
+		req.WriteString("0\r\nX-Sum: s1\r\nAuthorization: secret\r\n\r\n")
+		_, err = conn.Write(req.Bytes())
+		require.NoError(t, err)
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		require.NoError(t, err)
+		b, _ := io.ReadAll(res.Body)
+		res.Body.Close()
+		conn.Close()
+		require.Equal(t, fmt.Sprintf("%d s1 %q", size, ""), string(b), "size %d", size)
+	}
+}

@@ -174,6 +174,9 @@ type body struct {
 	// declared: the client sent Content-Length (0 included)
 	declared bool
 	done     bool // all of it was read from the client
+	// trailer: the trailer fields of a chunked body read whole, sent
+	// after its one chunk
+	trailer []byte
 }
 
 // proxy sends the request to a backend of rt's upstream and relays the
@@ -299,8 +302,11 @@ func (hc *h1Conn) readPrefix(x *exchange, bd *body, expect bool) ([]byte, error)
 			return buf, errBodyTooLarge
 		}
 		if err == io.EOF {
-			// All of it: send it with a Content-Length.
-			bd.prefix, bd.rest, bd.chunked, bd.done = buf[:k], 0, false, true
+			// All of it: send it with a Content-Length, or chunked again
+			// if it has a trailer to pass on.
+			bd.prefix, bd.rest, bd.done = buf[:k], 0, true
+			bd.trailer = hc.cr.Trailer()
+			bd.chunked = len(bd.trailer) > 0
 			return buf, nil
 		}
 		if err != nil {
@@ -378,6 +384,17 @@ func (hc *h1Conn) roundTrip(x *exchange, uc *upConn, head []byte, bd *body) erro
 	uc.setWriteDeadline(capDeadline(time.Now().Add(t.UpstreamHeader), x.deadline))
 	var err error
 	switch {
+	case bd.chunked && bd.done: // read whole, kept chunked for its trailer
+		var size [18]byte
+		line := append(strconv.AppendInt(size[:0], int64(len(bd.prefix)), 16), '\r', '\n')
+		end := heads.Get()
+		end.B = appendLastChunk(end.B, bd.trailer)
+		bufs := net.Buffers{head, line, bd.prefix, crlf, end.B}
+		if len(bd.prefix) == 0 {
+			bufs = net.Buffers{head, end.B}
+		}
+		_, err = bufs.WriteTo(uc.c)
+		heads.Put(end)
 	case len(bd.prefix) > 0 && bd.chunked:
 		var size [18]byte
 		line := append(strconv.AppendInt(size[:0], int64(len(bd.prefix)), 16), '\r', '\n')
@@ -515,7 +532,7 @@ func (hc *h1Conn) sendBody(x *exchange, uc *upConn, bd *body) error {
 		}
 		if rerr == io.EOF && bd.chunked {
 			bd.done = true
-			_, err := uc.c.Write(lastChunk)
+			_, err := uc.c.Write(appendLastChunk(buf[:0], hc.cr.Trailer()))
 			return err
 		}
 		if rerr != nil {
@@ -527,8 +544,6 @@ func (hc *h1Conn) sendBody(x *exchange, uc *upConn, bd *body) error {
 		}
 	}
 }
-
-var lastChunk = []byte("0\r\n\r\n")
 
 // chunkFrame frames the k bytes at buf[16:] as one chunk, in place: the
 // size line goes just before them, CRLF just after. It returns the frame.
