@@ -29,48 +29,18 @@ var replacedResponse = []string{"content-length", "x-request-id"}
 // isAny reports whether name is one of the lower-case names.
 func isAny(name []byte, names []string) bool {
 	for _, n := range names {
-		if len(n) == len(name) && equalFoldASCII(name, n) {
+		if len(n) == len(name) && h1.EqualFold(name, n) {
 			return true
 		}
 	}
 	return false
 }
 
-// equalFoldASCII compares b with the lower-case s, ignoring b's case.
-func equalFoldASCII(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := 0; i < len(b); i++ {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
-}
-
 // listed reports whether a Connection field of hs names name.
 func listed(hs []h1.Header, name []byte) bool {
 	for _, h := range hs {
-		if !equalFoldASCII(h.Name, "connection") {
-			continue
-		}
-		v := h.Value
-		for len(v) > 0 {
-			var tok []byte
-			if i := bytes.IndexByte(v, ','); i >= 0 {
-				tok, v = v[:i], v[i+1:]
-			} else {
-				tok, v = v, nil
-			}
-			tok = bytes.Trim(tok, " \t")
-			if len(tok) == len(name) && bytes.EqualFold(tok, name) {
-				return true
-			}
+		if h1.EqualFold(h.Name, "connection") && h1.HasToken(h.Value, name) {
+			return true
 		}
 	}
 	return false
@@ -131,9 +101,9 @@ func (hc *h1Conn) appendUpstreamHead(b []byte, x *exchange, rt *route) []byte {
 		if !forwardable(req.Headers, h.Name, replacedRequest, rt.AddHeaders) {
 			if trusted {
 				switch {
-				case equalFoldASCII(h.Name, "x-forwarded-proto"):
+				case h1.EqualFold(h.Name, "x-forwarded-proto"):
 					xfp = h.Value
-				case equalFoldASCII(h.Name, "x-forwarded-host"):
+				case h1.EqualFold(h.Name, "x-forwarded-host"):
 					xfh = h.Value
 				}
 			}
@@ -144,7 +114,7 @@ func (hc *h1Conn) appendUpstreamHead(b []byte, x *exchange, rt *route) []byte {
 	b = append(b, "X-Forwarded-For: "...)
 	if trusted && hc.peer.IsValid() {
 		for _, h := range req.Headers {
-			if equalFoldASCII(h.Name, "x-forwarded-for") {
+			if h1.EqualFold(h.Name, "x-forwarded-for") {
 				b = append(b, h.Value...)
 				b = append(b, ", "...)
 			}
@@ -219,7 +189,7 @@ func (hc *h1Conn) appendResponseHead(b []byte, x *exchange, r *h1.Response, rt *
 	keepTrailer := chunk && r.Chunked
 	for _, h := range r.Headers {
 		if !forwardable(r.Headers, h.Name, replacedResponse, rt.AddResponseHeaders) &&
-			!(keepTrailer && equalFoldASCII(h.Name, "trailer") && !listed(r.Headers, h.Name)) {
+			!(keepTrailer && h1.EqualFold(h.Name, "trailer") && !listed(r.Headers, h.Name)) {
 			continue
 		}
 		b = appendRawField(b, h)

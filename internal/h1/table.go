@@ -64,6 +64,12 @@ func lower(c byte) byte {
 // equalFold reports whether b equals the lower-case ASCII string s, ignoring
 // the case of b.
 func equalFold(b []byte, s string) bool {
+	return EqualFold(b, s)
+}
+
+// EqualFold reports whether b equals the lower-case s, ignoring b's ASCII
+// case: a field name against a known one.
+func EqualFold(b []byte, s string) bool {
 	if len(b) != len(s) {
 		return false
 	}
@@ -102,6 +108,19 @@ func trimOWS(b []byte) []byte {
 // hasToken reports whether the comma-separated list v has an element equal
 // to the lower-case token tok, ignoring case and OWS around elements.
 func hasToken(v []byte, tok string) bool {
+	return listHas(v, func(e []byte) bool { return equalFold(e, tok) })
+}
+
+// HasToken reports whether the comma-separated list v (a Connection
+// value, say) holds tok, ignoring ASCII case and optional whitespace
+// around the elements.
+func HasToken(v, tok []byte) bool {
+	return listHas(v, func(e []byte) bool { return equalFoldBytes(e, tok) })
+}
+
+// listHas reports whether match holds for an element of the
+// comma-separated list v, OWS trimmed.
+func listHas(v []byte, match func([]byte) bool) bool {
 	for len(v) > 0 {
 		var elem []byte
 		if i := bytes.IndexByte(v, ','); i >= 0 {
@@ -109,7 +128,7 @@ func hasToken(v []byte, tok string) bool {
 		} else {
 			elem, v = v, nil
 		}
-		if equalFold(trimOWS(elem), tok) {
+		if match(trimOWS(elem)) {
 			return true
 		}
 	}
