@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/phalanx-lb/phalanx/lb"
@@ -47,6 +48,8 @@ type dynServer struct {
 	spec    UpstreamServer
 	proto   int
 	targets []resolve.Target // the last good answer; nil before one
+	// ok: the last lookup of the line was answered (for the metrics).
+	ok atomic.Bool
 }
 
 // firstLookupTimeout bounds the lookups New and Reload wait for, so that
@@ -69,10 +72,12 @@ func newDiscovery(u *upstream, static []*lb.Backend, staticProtos map[string]int
 		ds := &dynServer{spec: sv, proto: proto}
 		if ts, ok := old.targetsOf(sv); ok {
 			ds.targets = ts
+			ds.ok.Store(true)
 		} else {
 			ctx, cancel := context.WithTimeout(context.Background(), firstLookupTimeout)
 			ts, err := d.lookup(ctx, sv)
 			cancel()
+			ds.ok.Store(err == nil)
 			if err != nil {
 				logger.Warn("discovery: first lookup failed; its backends join when DNS answers",
 					"upstream", u.name, "server", sv.Addr, "error", err)
@@ -170,7 +175,8 @@ func (d *discovery) start() {
 			continue
 		}
 		d.wg.Go(func() {
-			d.res.Watch(ctx, q, func(ts []resolve.Target) { d.update(ds, ts) })
+			d.res.WatchLookups(ctx, q, func(ts []resolve.Target) { d.update(ds, ts) },
+				func(err error) { ds.ok.Store(err == nil) })
 		})
 	}
 }
@@ -203,6 +209,24 @@ func (d *discovery) update(ds *dynServer, ts []resolve.Target) {
 		d.logger.Info("discovery: pool changed", "upstream", u.name, "server", ds.spec.Addr,
 			"joined", len(joined), "left", len(left), "backends", len(u.pool.Backends()))
 	}
+}
+
+// lineStatus is what discovery knows of one server line, for the metrics.
+type lineStatus struct {
+	server  string // the line's name (host:port, or the SRV name)
+	ok      bool   // its last lookup was answered
+	targets int    // addresses in its last good answer
+}
+
+// status returns the state of each server line, in configuration order.
+func (d *discovery) status() []lineStatus {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	st := make([]lineStatus, len(d.servers))
+	for i, ds := range d.servers {
+		st[i] = lineStatus{server: ds.spec.Addr, ok: ds.ok.Load(), targets: len(ds.targets)}
+	}
+	return st
 }
 
 // stop ends the watchers and waits for them.

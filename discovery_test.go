@@ -153,16 +153,24 @@ func TestDiscoverySRV(t *testing.T) {
 		return got["a"] == 8
 	})
 
+	_, metrics := get(t, cl, admin+"/metrics")
+	require.Contains(t, metrics, "\n"+`phalanx_discovery_up{server="_http._tcp.app.test",upstream="app"} 1`+"\n")
+	require.Contains(t, metrics, "\n"+`phalanx_discovery_targets{server="_http._tcp.app.test",upstream="app"} 2`+"\n")
+
 	// DNS fails: the pool stays as it was.
 	d.set(func(d *testDNS) { d.fail = true })
 	time.Sleep(2500 * time.Millisecond) // two TTLs
 	require.Equal(t, map[string]int{"a": 10}, answers(t, cl, url+"/", 10))
+	_, metrics = get(t, cl, admin+"/metrics")
+	require.Contains(t, metrics, "\n"+`phalanx_discovery_up{server="_http._tcp.app.test",upstream="app"} 0`+"\n")
+	require.Contains(t, metrics, "\n"+`phalanx_discovery_targets{server="_http._tcp.app.test",upstream="app"} 2`+"\n",
+		"a failing line keeps its last good answer")
 	d.stop()
 	time.Sleep(1500 * time.Millisecond)
 	require.Equal(t, map[string]int{"a": 10}, answers(t, cl, url+"/", 10))
 	require.NotEmpty(t, logs.lines("backend joined"))
 	require.NotEmpty(t, logs.lines("backend left"))
-	_, metrics := get(t, cl, admin+"/metrics")
+	_, metrics = get(t, cl, admin+"/metrics")
 	for _, want := range []string{`phalanx_backend_membership_changes_total{change="joined",upstream="app"}`,
 		`phalanx_backend_membership_changes_total{change="left",upstream="app"}`,
 		`phalanx_dns_lookups_total{result="failed"}`, `phalanx_dns_lookups_total{result="ok"}`} {

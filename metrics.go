@@ -277,6 +277,12 @@ var (
 		[]string{"event", "direction"}, nil)
 	descDNSLookups = prometheus.NewDesc("phalanx_dns_lookups_total",
 		"DNS lookups of service discovery, by result (ok, failed); a failed lookup keeps the last good backends.", []string{"result"}, nil)
+	descDiscoveryUp = prometheus.NewDesc("phalanx_discovery_up",
+		"Whether the last DNS lookup of an upstream's resolve or service line was answered (1) or failed (0, the line keeps its last good backends).",
+		[]string{"upstream", "server"}, nil)
+	descDiscoveryTargets = prometheus.NewDesc("phalanx_discovery_targets",
+		"Addresses in the last good DNS answer of an upstream's resolve or service line (0 before one).",
+		[]string{"upstream", "server"}, nil)
 	descBuildInfo = prometheus.NewDesc("phalanx_build_info",
 		"Build information: the module version and the Go version; always 1.", []string{"version", "goversion"}, nil)
 )
@@ -289,6 +295,7 @@ func (c *collector) Describe(ch chan<- *prometheus.Desc) {
 	for _, d := range []*prometheus.Desc{descBackendUp, descBackendInFlight, descBackendPicks, descBackendFailures,
 		descRoutingLatency, descRoutingSuccess, descRoutingScore, descRateLimited, descTunnels,
 		descTCPActive, descTCPAccepted, descTCPFailed, descTCPBytes, descBuildInfo, descDNSLookups,
+		descDiscoveryUp, descDiscoveryTargets,
 		descStoreUp, descStoreChecks, descStoreErrors, descStoreWAF,
 		descWAFInspected, descWAFBlocked, descWAFRule, descWAFBot, descWAFBans, descWAFBansTotal} {
 		ch <- d
@@ -315,6 +322,12 @@ func (c *collector) Collect(ch chan<- prometheus.Metric) {
 		}
 		for _, name := range sortedKeys(snap.upstreams) {
 			u := snap.upstreams[name]
+			if u.disc != nil {
+				for _, l := range u.disc.status() {
+					gauge(descDiscoveryUp, float64(btoi(l.ok)), name, l.server)
+					gauge(descDiscoveryTargets, float64(l.targets), name, l.server)
+				}
+			}
 			for _, b := range u.pool.Backends() {
 				gauge(descBackendUp, float64(btoi(b.Healthy())), name, b.Addr())
 				gauge(descBackendInFlight, float64(b.InFlight()), name, b.Addr())

@@ -44,7 +44,8 @@
 // come at 5s (fails), 6s, 8s, 12s, 17s, 22s, ... (every 5s, the TTL
 // capping the backoff), and the first one after the server is back
 // reports any change. A name that does not exist yet when Watch starts
-// gives no update until it does.
+// gives no update until it does. WatchLookups also reports each lookup's
+// outcome, answered or failed, for a caller that shows which names fail.
 //
 // # SRV priorities and weights
 //

@@ -29,6 +29,14 @@ import (
 // lookup is logged and counted as a failure; one in update is not
 // recovered.
 func (r *Resolver) Watch(ctx context.Context, q Query, update func([]Target)) {
+	r.WatchLookups(ctx, q, update, nil)
+}
+
+// WatchLookups is Watch, and also calls looked, if not nil, after every
+// lookup with its error: nil for an answer (whether it changed the set or
+// not), else why the lookup failed. It runs on Watch's goroutine, before
+// update.
+func (r *Resolver) WatchLookups(ctx context.Context, q Query, update func([]Target), looked func(error)) {
 	var (
 		last    []Target      // the set last passed to update
 		passed  bool          // whether update was called
@@ -39,6 +47,9 @@ func (r *Resolver) Watch(ctx context.Context, q Query, update func([]Target)) {
 		ts, ttl, found, err := r.lookup(ctx, q)
 		if ctx.Err() != nil {
 			return
+		}
+		if looked != nil {
+			looked(err)
 		}
 		var wait time.Duration
 		switch {

@@ -249,3 +249,42 @@ func stopWatch(t *testing.T, w *watcher) {
 	}
 	checkNoResolverGoroutines(t)
 }
+
+// WatchLookups reports every lookup's outcome, answered or failed, as the
+// set is kept.
+func TestWatchLookups(t *testing.T) {
+	t.Parallel()
+	f := newFakeDNS(t, "a.test. 1 IN A 192.0.2.1")
+	r, _ := newTestResolver(t, f, Config{Timeout: 500 * time.Millisecond})
+	ctx, cancel := context.WithCancel(t.Context())
+	looked := make(chan error, 100)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		r.WatchLookups(ctx, Query{Host: "a.test", Port: 80}, func([]Target) {}, func(err error) { looked <- err })
+	}()
+	defer func() { cancel(); <-done }()
+	next := func(what string) error {
+		t.Helper()
+		select {
+		case err := <-looked:
+			return err
+		case <-time.After(3 * time.Second):
+			t.Fatalf("%s: no lookup reported", what)
+			return nil
+		}
+	}
+	if err := next("start"); err != nil {
+		t.Fatalf("first lookup reported %v, want nil", err)
+	}
+	if err := next("a refresh with no change"); err != nil {
+		t.Fatalf("refresh reported %v, want nil", err)
+	}
+	f.setMode(servfail)
+	// A refresh already in flight may still have been answered.
+	for i := 0; next("SERVFAIL") == nil; i++ {
+		if i == 2 {
+			t.Fatal("lookups under SERVFAIL reported no error")
+		}
+	}
+}
