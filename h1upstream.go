@@ -384,21 +384,19 @@ func (hc *h1Conn) roundTrip(x *exchange, uc *upConn, head []byte, bd *body) erro
 	uc.setWriteDeadline(capDeadline(time.Now().Add(t.UpstreamHeader), x.deadline))
 	var err error
 	switch {
-	case bd.chunked && bd.done: // read whole, kept chunked for its trailer
+	case bd.chunked:
+		bufs := net.Buffers{head}
 		var size [18]byte
-		line := append(strconv.AppendInt(size[:0], int64(len(bd.prefix)), 16), '\r', '\n')
-		end := heads.Get()
-		end.B = appendLastChunk(end.B, bd.trailer)
-		bufs := net.Buffers{head, line, bd.prefix, crlf, end.B}
-		if len(bd.prefix) == 0 {
-			bufs = net.Buffers{head, end.B}
+		if len(bd.prefix) > 0 {
+			line := append(strconv.AppendInt(size[:0], int64(len(bd.prefix)), 16), '\r', '\n')
+			bufs = append(bufs, line, bd.prefix, crlf)
 		}
-		_, err = bufs.WriteTo(uc.c)
-		heads.Put(end)
-	case len(bd.prefix) > 0 && bd.chunked:
-		var size [18]byte
-		line := append(strconv.AppendInt(size[:0], int64(len(bd.prefix)), 16), '\r', '\n')
-		bufs := net.Buffers{head, line, bd.prefix, crlf}
+		if bd.done { // read whole, kept chunked for its trailer
+			end := heads.Get()
+			defer heads.Put(end)
+			end.B = appendLastChunk(end.B, bd.trailer)
+			bufs = append(bufs, end.B)
+		}
 		_, err = bufs.WriteTo(uc.c)
 	case len(bd.prefix) > 0:
 		bufs := net.Buffers{head, bd.prefix}
