@@ -79,7 +79,9 @@
 // applies, and expire at each instance on their own. An instance cut off
 // from Redis keeps its changes and sends them when Redis is back, and
 // catches up on the others' from the stream; if Redis lost its data, the
-// instances store their bans again.
+// instances store their bans again. Each instance numbers its events, and
+// the others skip one they applied already: a batch that Redis executed
+// but whose reply was lost is sent again, and its strikes count once.
 //
 // # Keys
 //

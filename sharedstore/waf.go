@@ -47,6 +47,7 @@ type change struct {
 	n      int       // strikes
 	until  time.Time // end of a ban
 	reason string    // of a ban
+	seq    uint64    // its place among this sharing's changes, from 1
 }
 
 // sharing is one ShareWAF: an engine's hooks queue its changes, a writer
@@ -57,11 +58,21 @@ type sharing struct {
 	origin                       string // random: marks this sharing's events, which its reader skips
 	bans, reasons, events, epoch string
 
-	mu       sync.Mutex // protects backlog and inflight
+	mu       sync.Mutex // protects backlog, inflight and seq
 	backlog  []change   // changes not yet written, oldest first
 	inflight int        // the first inflight changes of backlog are being written
+	seq      uint64     // the last change's seq
 	wake     chan struct{}
+
+	// seen is the highest seq applied per origin, read and written by the
+	// reader alone: a batch whose EXEC went through but whose reply was
+	// lost is sent again, and its events must not count twice.
+	seen map[string]uint64
 }
+
+// seenMax bounds the origins remembered in seen (instances, each restart
+// a new one); past it, seen starts afresh.
+const seenMax = 1024
 
 // ShareWAF shares e's strikes and bans with the engines shared through
 // the same Redis server and Prefix (those of the other instances), until
@@ -174,6 +185,8 @@ func (w *sharing) queue(c change) {
 		w.inflight = max(0, w.inflight-n) // those are being written anyway
 		w.s.stats.dropped.Add(uint64(n))
 	}
+	w.seq++
+	c.seq = w.seq
 	w.backlog = append(w.backlog, c)
 	w.mu.Unlock()
 	select {
@@ -239,7 +252,7 @@ func (w *sharing) send(ctx context.Context, batch []change) error {
 	bans := false
 	for _, c := range batch {
 		client := c.client.String()
-		values := []any{"o", w.origin, "k", string(c.kind), "c", client}
+		values := []any{"o", w.origin, "q", c.seq, "k", string(c.kind), "c", client}
 		switch c.kind {
 		case 's':
 			values = append(values, "n", c.n)
@@ -394,8 +407,18 @@ func (w *sharing) read(ctx context.Context, lastID, epoch string, synced bool) {
 // apply applies one event of another instance to the engine.
 func (w *sharing) apply(v map[string]any) {
 	str := func(k string) string { s, _ := v[k].(string); return s }
-	if str("o") == w.origin {
+	origin := str("o")
+	if origin == w.origin {
 		return
+	}
+	if q, err := strconv.ParseUint(str("q"), 10, 64); err == nil {
+		if q <= w.seen[origin] {
+			return // sent again after a lost reply: applied already
+		}
+		if w.seen == nil || len(w.seen) >= seenMax {
+			w.seen = make(map[string]uint64)
+		}
+		w.seen[origin] = q
 	}
 	p, err := netip.ParsePrefix(str("c"))
 	if err != nil {

@@ -286,3 +286,38 @@ func TestSharePartition(t *testing.T) {
 		t.Errorf("Stats().Up = false after Redis answers again")
 	}
 }
+
+// TestApplySkipsResent: an event sent again (a batch whose EXEC went
+// through but whose reply was lost is retried) does not count twice;
+// events of another origin, or without a sequence number, do.
+func TestApplySkipsResent(t *testing.T) {
+	e, err := waf.New(waf.Config{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &sharing{e: e, s: &Store{}, origin: "me"}
+	x := netip.MustParseAddr("192.0.2.9")
+	strike := func(origin, q string) map[string]any {
+		v := map[string]any{"o": origin, "k": "s", "c": "192.0.2.9/32", "n": "3"}
+		if q != "" {
+			v["q"] = q
+		}
+		return v
+	}
+	for _, ev := range []map[string]any{
+		strike("a", "1"), strike("a", "2"),
+		strike("a", "1"), strike("a", "2"), // resent
+		strike("b", "1"),  // another instance
+		strike("me", "9"), // this one's own
+		strike("a", "3"),
+	} {
+		w.apply(ev)
+	}
+	if got := e.Strikes(x); math.Abs(got-12) > 0.1 {
+		t.Errorf("Strikes = %v, want 12 (four events of 3)", got)
+	}
+	w.apply(strike("c", "")) // an event without a sequence number counts
+	if got := e.Strikes(x); math.Abs(got-15) > 0.1 {
+		t.Errorf("Strikes = %v, want 15", got)
+	}
+}
