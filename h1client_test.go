@@ -295,3 +295,46 @@ func TestEngineIdleRelease(t *testing.T) {
 	_, err = br.ReadByte()
 	require.Error(t, err)
 }
+
+// TestEngineClientAbortQuietStream: a client that leaves a response
+// stream while the backend is quiet (events far apart) ends the backend's
+// request within about clientCheckEvery, whether the body is chunked or
+// has a length.
+func TestEngineClientAbortQuietStream(t *testing.T) {
+	checkNoLeaks(t)
+	canceled := make(chan time.Duration, 2)
+	be := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if r.URL.Path == "/length" {
+			w.Header().Set("Content-Length", "100")
+		}
+		io.WriteString(w, "event 1\n")
+		w.(http.Flusher).Flush()
+		start := time.Now()
+		select {
+		case <-r.Context().Done():
+			canceled <- time.Since(start)
+		case <-time.After(5 * time.Second):
+		}
+	}))
+	t.Cleanup(be.Close)
+	addr := engineProxy(t, hostOf(be))
+	for _, path := range []string{"/chunked", "/length"} {
+		conn, err := net.Dial("tcp", addr)
+		require.NoError(t, err)
+		conn.SetDeadline(time.Now().Add(5 * time.Second))
+		io.WriteString(conn, "GET "+path+" HTTP/1.1\r\nHost: a\r\n\r\n")
+		res, err := http.ReadResponse(bufio.NewReader(conn), nil)
+		require.NoError(t, err)
+		line, err := bufio.NewReader(res.Body).ReadString('\n')
+		require.NoError(t, err, path)
+		require.Equal(t, "event 1\n", line)
+		conn.Close()
+		select {
+		case d := <-canceled:
+			t.Logf("%s: the backend's request ended %v after its first event", path, d)
+			require.Less(t, d, 3*time.Second)
+		case <-time.After(4 * time.Second):
+			t.Fatalf("%s: the backend's stream went on after the client left", path)
+		}
+	}
+}

@@ -682,12 +682,14 @@ func (hc *h1Conn) copyBody(x *exchange, uc *upConn, src io.Reader, out *bytebuff
 			}
 			out.B = out.B[:0]
 		}
-		uc.setReadDeadline(capDeadline(time.Now().Add(t.UpstreamHeader), x.deadline))
 		p := buf[16 : len(buf)-2]
 		if left > 0 && int64(len(p)) > left {
 			p = p[:left]
 		}
-		k, rerr := src.Read(p)
+		k, gone, rerr := hc.readWatching(uc, src, p, capDeadline(time.Now().Add(t.UpstreamHeader), x.deadline))
+		if gone {
+			return false, &clientError{errClientGone}
+		}
 		if k > 0 {
 			x.bytesOut += int64(k)
 			if left > 0 {
@@ -729,6 +731,40 @@ func (hc *h1Conn) copyBody(x *exchange, uc *upConn, src io.Reader, out *bytebuff
 		out.B = appendLastChunk(out.B, trailer)
 	}
 	return false, nil // what is left in out is the caller's to write
+}
+
+// readWatching reads the response body from src (uc's reader, or its
+// chunked reader) into p by hard, the read deadline. A read that waits
+// checks every clientCheckEvery that the client is still connected, as
+// awaitHead does, so that a quiet stream (events far apart) whose client
+// left ends within a second; gone reports that. The chunked reader's
+// errors are final, so it waits for more than the buffered part of a
+// frame with a Peek, which a timeout leaves usable, and then reads by
+// hard.
+func (hc *h1Conn) readWatching(uc *upConn, src io.Reader, p []byte, hard time.Time) (k int, gone bool, err error) {
+	chunked := src == &uc.cr
+	for {
+		uc.setReadDeadline(capDeadline(time.Now().Add(clientCheckEvery), hard))
+		if chunked {
+			err = nil
+			if n := uc.br.Buffered(); !uc.cr.Ready() && n < uc.br.Size() {
+				_, err = uc.br.Peek(n + 1) // more than the partial frame held
+			}
+			if err == nil || !isTimeout(err) || !time.Now().Before(hard) {
+				uc.setReadDeadline(hard)
+				k, err = src.Read(p)
+				return k, false, err
+			}
+		} else {
+			k, err = src.Read(p)
+			if k > 0 || err == nil || !isTimeout(err) || !time.Now().Before(hard) {
+				return k, false, err
+			}
+		}
+		if hc.clientGone() {
+			return 0, true, nil
+		}
+	}
 }
 
 // mayBlock reports whether the next read of the response body may wait

@@ -2,6 +2,7 @@ package h1
 
 import (
 	"bufio"
+	"bytes"
 	"io"
 )
 
@@ -79,6 +80,56 @@ func (c *ChunkedReader) Trailer() []byte {
 func (c *ChunkedReader) Chunk() (size, left int64) {
 	return c.size, c.left
 }
+
+// Ready reports whether Read can return without reading from the
+// connection: it has an error to return, data of the current chunk is
+// buffered, or the buffer holds the framing up to the next data byte (or
+// to the end of the body). A relay that must not block in Read while it
+// watches something else, and cannot interrupt Read (its errors are
+// sticky), waits for more bytes with the bufio.Reader's Peek until Ready.
+// Ready does not check the framing: for malformed framing it may report
+// true, and Read then returns the error.
+func (c *ChunkedReader) Ready() bool {
+	if c.err != nil {
+		return true
+	}
+	n := c.br.Buffered()
+	if c.left > 0 {
+		return n > 0
+	}
+	buf, _ := c.br.Peek(n)
+	if c.inData { // the CRLF after the last chunk's data
+		if len(buf) < 2 {
+			return false
+		}
+		buf = buf[2:]
+	}
+	i := bytes.Index(buf, crlfBytes)
+	if i < 0 {
+		return false // the size line is not whole
+	}
+	line, rest := buf[:i], buf[i+2:]
+	last := true // the size is 0: the last chunk
+	for _, b := range line {
+		if b == ';' || b == ' ' || b == '\t' {
+			break
+		}
+		if b != '0' {
+			last = false
+			break
+		}
+	}
+	if !last {
+		return len(rest) > 0
+	}
+	// The trailer section ends with an empty line.
+	return bytes.HasPrefix(rest, crlfBytes) || bytes.Contains(rest, crlfCRLF)
+}
+
+var (
+	crlfBytes = []byte("\r\n")
+	crlfCRLF  = []byte("\r\n\r\n")
+)
 
 // Read reads decoded body bytes. It returns io.EOF after the last chunk
 // and the trailer section, io.ErrUnexpectedEOF if the stream ends first,

@@ -90,11 +90,16 @@ func FuzzParse(f *testing.F) {
 // decodeChunked decodes body with a ChunkedReader over a tiny bufio.Reader,
 // reading in odd-sized pieces and checking what Chunk reports.
 func decodeChunked(t *testing.T, body []byte) ([]byte, error) {
-	c := NewChunkedReader(bufio.NewReaderSize(bytes.NewReader(body), 16))
+	src := &countingReader{r: bytes.NewReader(body)}
+	c := NewChunkedReader(bufio.NewReaderSize(src, 16))
 	var out []byte
 	buf := make([]byte, 7)
 	for {
+		ready, reads := c.Ready(), src.reads
 		n, err := c.Read(buf)
+		if ready && src.reads != reads {
+			t.Fatalf("Ready() before Read, yet Read read from the connection (body %q)", body)
+		}
 		out = append(out, buf[:n]...)
 		if size, left := c.Chunk(); left < 0 || left > size {
 			t.Fatalf("Chunk() = %d, %d; want 0 <= left <= size", size, left)
@@ -106,6 +111,17 @@ func decodeChunked(t *testing.T, body []byte) ([]byte, error) {
 			return out, err
 		}
 	}
+}
+
+// countingReader counts the reads made of r.
+type countingReader struct {
+	r     io.Reader
+	reads int
+}
+
+func (c *countingReader) Read(p []byte) (int, error) {
+	c.reads++
+	return c.r.Read(p)
 }
 
 func FuzzChunked(f *testing.F) {

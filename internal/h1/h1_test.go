@@ -267,3 +267,50 @@ func TestRequestForget(t *testing.T) {
 		t.Errorf("Parse after Forget: %v, %+v", err, r)
 	}
 }
+
+// TestChunkedReady: Ready is true exactly when Read can go on with what is
+// buffered, at each point of a body that arrives in pieces.
+func TestChunkedReady(t *testing.T) {
+	for _, tt := range []struct {
+		name     string
+		buffered string // what has arrived
+		reads    int    // Reads done before asking (each up to 64 bytes)
+		want     bool
+	}{
+		{"nothing", "", 0, false},
+		{"part of a size line", "1", 0, false},
+		{"size line, no data", "5\r\n", 0, false},
+		{"size line and data", "5\r\nhe", 0, true},
+		{"data left in the chunk", "5\r\nhello", 0, true},
+		{"chunk read, its CRLF missing", "5\r\nhello", 1, false},
+		{"CRLF, next size line partial", "5\r\nhello\r\n3", 1, false},
+		{"next chunk begins", "5\r\nhello\r\n3\r\nabc", 1, true},
+		{"last chunk, no end", "5\r\nhello\r\n0\r\n", 1, false},
+		{"last chunk and end", "5\r\nhello\r\n0\r\n\r\n", 1, true},
+		{"last chunk, trailer partial", "0\r\nX-A: 1\r\n", 0, false},
+		{"last chunk, trailer whole", "0\r\nX-A: 1\r\n\r\n", 0, true},
+		{"extension", "5;a=b\r\nh", 0, true},
+		{"zero with extension, no end", "0;a=b\r\n", 0, false},
+		{"after the end", "0\r\n\r\n", 1, true},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			pr, pw := io.Pipe()
+			go func() {
+				pw.Write([]byte(tt.buffered))
+			}()
+			br := bufio.NewReader(pr)
+			if tt.buffered != "" {
+				br.Peek(len(tt.buffered)) // all of it buffered; the pipe then blocks
+			}
+			c := NewChunkedReader(br)
+			p := make([]byte, 64)
+			for range tt.reads {
+				c.Read(p)
+			}
+			if got := c.Ready(); got != tt.want {
+				t.Errorf("Ready() = %v, want %v", got, tt.want)
+			}
+			pw.Close()
+		})
+	}
+}
