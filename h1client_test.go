@@ -338,3 +338,30 @@ func TestEngineClientAbortQuietStream(t *testing.T) {
 		}
 	}
 }
+
+// TestEngineRelaysEarlyAnswerBackendStillOpen: a backend that answers
+// before taking the body and then neither reads nor closes has its
+// answer relayed within about clientCheckEvery, not after the upstream
+// timeout.
+func TestEngineRelaysEarlyAnswerBackendStillOpen(t *testing.T) {
+	checkNoLeaks(t)
+	release := make(chan struct{})
+	t.Cleanup(func() { close(release) })
+	be := serveTCP(t, func(c net.Conn) {
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		if _, err := http.ReadRequest(bufio.NewReader(c)); err != nil {
+			return
+		}
+		io.WriteString(c, "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 8\r\nConnection: close\r\n\r\ntoo big\n")
+		<-release // neither reads the body nor closes
+	})
+	addr := engineProxy(t, be, phalanx.WithMaxBodyBytes(-1))
+	start := time.Now()
+	status, body, err := upload(t, addr, 32<<20)
+	require.NoError(t, err)
+	require.Equal(t, http.StatusRequestEntityTooLarge, status)
+	require.Equal(t, "too big\n", body)
+	t.Logf("answered in %v", time.Since(start))
+	require.Less(t, time.Since(start), 4*time.Second)
+}

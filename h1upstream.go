@@ -459,6 +459,40 @@ func (hc *h1Conn) clientGone() bool {
 	return err != nil && !isTimeout(err)
 }
 
+// errAnswered ends the sending of a request body to a backend that has
+// answered and stopped reading it.
+var errAnswered = errors.New("the backend answered before taking the whole request body")
+
+// writeBody writes p to the backend by hard, the write deadline. A write
+// that waits, the backend not reading, looks every clientCheckEvery
+// whether the backend has answered meanwhile (a 413, say): a backend that
+// answers early and stops reading without closing the connection is then
+// relayed at once (errAnswered), not after the whole deadline.
+func (uc *upConn) writeBody(p []byte, hard time.Time) error {
+	for {
+		uc.setWriteDeadline(capDeadline(time.Now().Add(clientCheckEvery), hard))
+		n, err := uc.c.Write(p)
+		p = p[n:]
+		if err == nil || !isTimeout(err) || !time.Now().Before(hard) {
+			return err
+		}
+		if uc.answered() {
+			return errAnswered
+		}
+	}
+}
+
+// answered reports whether the backend has sent bytes, waiting a
+// millisecond at most; they stay buffered for readHead.
+func (uc *upConn) answered() bool {
+	if uc.br.Buffered() > 0 {
+		return true
+	}
+	uc.setReadDeadline(time.Now().Add(time.Millisecond))
+	_, err := uc.br.Peek(1)
+	return err == nil
+}
+
 // earlyAnswerWait bounds the wait for the answer of a backend that stopped
 // taking a request body.
 const earlyAnswerWait = time.Second
@@ -518,8 +552,7 @@ func (hc *h1Conn) sendBody(x *exchange, uc *upConn, bd *body) error {
 			} else {
 				bd.rest -= int64(k)
 			}
-			uc.setWriteDeadline(capDeadline(time.Now().Add(t.UpstreamHeader), x.deadline))
-			if _, err := uc.c.Write(out); err != nil {
+			if err := uc.writeBody(out, capDeadline(time.Now().Add(t.UpstreamHeader), x.deadline)); err != nil {
 				x.close = true
 				return err
 			}
