@@ -244,10 +244,7 @@ func settle(be *rawBackend, status int) (got, bad []string) {
 func TestEnginePipelining(t *testing.T) {
 	checkNoLeaks(t)
 	be := newRawBackend(t)
-	url, _ := startProxy(t, phalanx.WithLogger(discard()), phalanx.WithHTTP1Engine(phalanx.EnginePhalanx),
-		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks,
-			Servers: []phalanx.UpstreamServer{{Addr: be.addr()}}}))
-	c, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	c, err := net.Dial("tcp", engineProxy(t, be.addr()))
 	require.NoError(t, err)
 	defer c.Close()
 	c.SetDeadline(time.Now().Add(5 * time.Second))

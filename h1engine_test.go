@@ -69,9 +69,8 @@ func TestEngineResponseFraming(t *testing.T) {
 		"/early":   "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 103 Early Hints\r\nLink: </a>\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
 		"/hop":     "HTTP/1.1 200 OK\r\nConnection: X-Secret, keep-alive\r\nX-Secret: 1\r\nKeep-Alive: timeout=5\r\nX-Kept: yes\r\nContent-Length: 2\r\n\r\nok",
 	})
-	url, _ := startProxy(t, phalanx.WithLogger(discard()), phalanx.WithHTTP1Engine(phalanx.EnginePhalanx),
-		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: be}}}))
-	addr := strings.TrimPrefix(url, "http://")
+	addr := engineProxy(t, be)
+	url := "http://" + addr
 	c := client(t)
 	for _, tc := range []struct{ path, method, body string }{
 		{"/chunked", "GET", "onetwothree"},
@@ -132,8 +131,7 @@ func TestEngineStreams(t *testing.T) {
 		}
 	}))
 	t.Cleanup(be.Close)
-	url, _ := startProxy(t, phalanx.WithLogger(discard()), phalanx.WithHTTP1Engine(phalanx.EnginePhalanx),
-		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: hostOf(be)}}}))
+	url := "http://" + engineProxy(t, hostOf(be))
 	res, err := client(t).Get(url + "/")
 	require.NoError(t, err)
 	defer res.Body.Close()
@@ -169,8 +167,7 @@ func TestEngineStaleConnection(t *testing.T) {
 	be.Start()
 	t.Cleanup(be.Close)
 	logger, logs := newLogger()
-	url, _ := startProxy(t, phalanx.WithLogger(logger), phalanx.WithHTTP1Engine(phalanx.EnginePhalanx),
-		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: hostOf(be)}}}))
+	url := "http://" + engineProxy(t, hostOf(be), phalanx.WithLogger(logger))
 	c := client(t)
 	for i := range 5 {
 		code, body := get(t, c, url+"/")
@@ -218,10 +215,9 @@ func TestEngineExpectContinue(t *testing.T) {
 		fmt.Fprintf(w, "%d %s", n, r.Header.Get("Expect"))
 	}))
 	t.Cleanup(be.Close)
-	url, _ := startProxy(t, phalanx.WithLogger(discard()), phalanx.WithHTTP1Engine(phalanx.EnginePhalanx),
-		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: hostOf(be)}}}))
+	addr := engineProxy(t, hostOf(be))
 	for _, size := range []int{10, 100 << 10} {
-		conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+		conn, err := net.Dial("tcp", addr)
 		require.NoError(t, err)
 		conn.SetDeadline(time.Now().Add(5 * time.Second))
 		br := bufio.NewReader(conn)
@@ -244,10 +240,7 @@ func TestEngineExpectContinue(t *testing.T) {
 func TestEngineExpectContinueWAF(t *testing.T) {
 	checkNoLeaks(t)
 	be := bodyEcho(t)
-	url, _ := startProxy(t, phalanx.WithLogger(discard()), phalanx.WithHTTP1Engine(phalanx.EnginePhalanx),
-		phalanx.WithWAF(waf.Config{}),
-		phalanx.WithUpstream(phalanx.Upstream{Name: "app", Health: noActiveChecks, Servers: []phalanx.UpstreamServer{{Addr: hostOf(be)}}}))
-	conn, err := net.Dial("tcp", strings.TrimPrefix(url, "http://"))
+	conn, err := net.Dial("tcp", engineProxy(t, hostOf(be), phalanx.WithWAF(waf.Config{})))
 	require.NoError(t, err)
 	defer conn.Close()
 	conn.SetDeadline(time.Now().Add(5 * time.Second))

@@ -451,12 +451,21 @@ func (hc *h1Conn) awaitHead(x *exchange, uc *upConn, hard time.Time) error {
 // stay in the read buffer for later; while some are buffered, it cannot
 // tell and reports false.
 func (hc *h1Conn) clientGone() bool {
-	if hc.br.Buffered() > 0 {
-		return false
-	}
-	hc.setReadDeadline(time.Now().Add(time.Millisecond))
-	_, err := hc.br.Peek(1)
+	err := pollByte(hc.br, hc.setReadDeadline)
 	return err != nil && !isTimeout(err)
+}
+
+// pollByte waits a millisecond at most, through setReadDeadline, for br to
+// hold a byte. It returns nil if one is buffered or arrives (and stays
+// buffered), else Peek's error: a timeout if nothing came, another error
+// if the connection was closed.
+func pollByte(br *bufio.Reader, setReadDeadline func(time.Time)) error {
+	if br.Buffered() > 0 {
+		return nil
+	}
+	setReadDeadline(time.Now().Add(time.Millisecond))
+	_, err := br.Peek(1)
+	return err
 }
 
 // errAnswered ends the sending of a request body to a backend that has
@@ -485,12 +494,7 @@ func (uc *upConn) writeBody(p []byte, hard time.Time) error {
 // answered reports whether the backend has sent bytes, waiting a
 // millisecond at most; they stay buffered for readHead.
 func (uc *upConn) answered() bool {
-	if uc.br.Buffered() > 0 {
-		return true
-	}
-	uc.setReadDeadline(time.Now().Add(time.Millisecond))
-	_, err := uc.br.Peek(1)
-	return err == nil
+	return pollByte(uc.br, uc.setReadDeadline) == nil
 }
 
 // earlyAnswerWait bounds the wait for the answer of a backend that stopped
